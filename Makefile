@@ -1,0 +1,35 @@
+# Vigil: `make run` runs the supervisor with the server on 127.0.0.1:1337;
+# `make test` builds and runs every test.
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: build run run-server test bench lint clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/vigil ./supervisor
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/vigil-server ./server
+
+run: build
+	mkdir -p data
+	./$(BIN)/vigil -config configs/vigil.toml
+
+# The server alone, without the supervisor.
+run-server: build
+	mkdir -p data
+	./$(BIN)/vigil-server -config configs/server.toml
+
+test: build lint
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+bench: build
+	bash bench/run.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)
