@@ -21,6 +21,9 @@ run-server: build
 	./$(BIN)/vigil-server -config configs/server.toml
 
 test: build lint
+	@for tool in redis-server systemd-notify systemd-socket-activate unshare; do \
+	  command -v $$tool >/dev/null || echo "WARNING: $$tool is not installed: the tests that need it are SKIPPED (CI installs it; see .ci/run)"; \
+	done
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 bench: build

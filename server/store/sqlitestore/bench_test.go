@@ -1,0 +1,100 @@
+package sqlitestore
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-sh/vigil/server/store"
+)
+
+// reportRate adds ops/s and, for writes, operations per commit.
+func reportRate(b *testing.B, s *Store, commitsBefore int64) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	if commits := s.commitCount() - commitsBefore; commits > 0 {
+		b.ReportMetric(float64(b.N)/float64(commits), "ops/commit")
+	}
+}
+
+// benchData is a typical armored message size.
+var benchData = make([]byte, 1024)
+
+func BenchmarkCreateParallel(b *testing.B) { benchCreate(b, Options{}) }
+
+// BenchmarkCreateParallelFull is the same with an fsync per commit.
+func BenchmarkCreateParallelFull(b *testing.B) { benchCreate(b, Options{Synchronous: "full"}) }
+
+func benchCreate(b *testing.B, opts Options) {
+	s := openTemp(b, opts)
+	ctx := testCtx(b)
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprint("c", next.Add(1))
+			if err := s.Create(ctx, store.KindSecret, id, store.Secret{Data: benchData, TTL: time.Hour}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reportRate(b, s, 0)
+}
+
+func BenchmarkClaimOneTimeParallel(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := testCtx(b)
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprint("o", next.Add(1))
+			if err := s.Create(ctx, store.KindSecret, id, store.Secret{Data: benchData, TTL: time.Hour, OneTime: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	next.Store(0)
+	before := s.commitCount()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Get(ctx, store.KindSecret, fmt.Sprint("o", next.Add(1))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reportRate(b, s, before)
+}
+
+func BenchmarkGetMissingParallel(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := testCtx(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Get(ctx, store.KindSecret, "missing"); err != store.ErrNotFound {
+				b.Fatal(err)
+			}
+		}
+	})
+	reportRate(b, s, 0)
+}
+
+func BenchmarkGetParallel(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := testCtx(b)
+	if err := s.Create(ctx, store.KindSecret, "kept", store.Secret{Data: benchData, TTL: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Get(ctx, store.KindSecret, "kept"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reportRate(b, s, s.commitCount())
+}

@@ -1,0 +1,200 @@
+// Package sqlitestore is vigil-server's embedded store: one SQLite file in
+// WAL mode (modernc.org/sqlite, pure Go) that several processes can share,
+// such as the old and the new server during a reload.
+//
+// Each process has one writer connection, owned by a goroutine that commits
+// the writes of concurrent callers together (group commit), and a pool of
+// read-only connections. Reads never touch the writer unless they claim a
+// one-time secret.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-sh/vigil/server/store"
+)
+
+// Store is a store.Store on one SQLite file. Open it with Open; it is safe
+// for concurrent use by any number of goroutines and processes.
+type Store struct {
+	log     hclog.Logger
+	readers *sql.DB
+	reads   *readStmts
+	writeDB *sql.DB
+	w       *writer
+	m       *maintainer
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at opts.Path, sets it to WAL
+// mode, creates the schema if it is missing and starts the writer and the
+// maintenance goroutines. Errors that mean the file cannot be used now (its
+// directory is missing, it cannot be opened, the disk is full) wrap
+// store.ErrUnavailable.
+func Open(opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	writeDB, err := openWriterDB(opts)
+	if err != nil {
+		return nil, err
+	}
+	readers, err := openReaderDB(opts)
+	if err != nil {
+		writeDB.Close()
+		return nil, err
+	}
+	reads, err := prepareReads(readers)
+	if err != nil {
+		readers.Close()
+		writeDB.Close()
+		return nil, err
+	}
+	w, err := startWriter(writeDB, opts.Logger.Named("writer"), opts.testHookBatch)
+	if err != nil {
+		readers.Close()
+		writeDB.Close()
+		return nil, err
+	}
+	s := &Store{log: opts.Logger, readers: readers, reads: reads, writeDB: writeDB, w: w}
+	s.m = startMaintainer(writeDB, opts)
+	opts.Logger.Debug("sqlite store open", "path", opts.Path, "synchronous", opts.Synchronous,
+		"busy_timeout", opts.BusyTimeout)
+	return s, nil
+}
+
+// Create stores sec under (kind, id). It returns store.ErrExists if a
+// secret that has not expired has the id; an expired one is replaced. A nil
+// error means the transaction holding it has committed: with the default
+// synchronous=NORMAL it survives a crash of this process, with "full" also a
+// power loss.
+func (s *Store) Create(ctx context.Context, kind store.Kind, id string, sec store.Secret) error {
+	if err := checkCreate(kind, id, sec); err != nil {
+		return err
+	}
+	_, err := s.w.do(ctx, createOp(kind, id, sec))
+	return err
+}
+
+// Get returns the secret. A one-time secret is claimed by a single DELETE
+// ... RETURNING in the writer, so exactly one of any number of concurrent
+// readers in any number of processes gets it.
+func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (store.Secret, error) {
+	sec, err := s.read(ctx, kind, id)
+	if err != nil || !sec.OneTime {
+		return sec, err
+	}
+	return s.w.do(ctx, claimOp(kind, id))
+}
+
+// Delete removes the secret; store.ErrNotFound if there was none or it had
+// expired.
+func (s *Store) Delete(ctx context.Context, kind store.Kind, id string) error {
+	_, err := s.w.do(ctx, deleteOp(kind, id))
+	return err
+}
+
+// Status reports whether the secret is one-time; it reads only.
+func (s *Store) Status(ctx context.Context, kind store.Kind, id string) (bool, error) {
+	if s.closed.Load() {
+		return false, store.ErrClosed
+	}
+	var oneTime bool
+	err := s.reads.status.QueryRowContext(ctx, int64(kind), id, nowMillis()).Scan(&oneTime)
+	return oneTime, s.readErr(ctx, "read status", err)
+}
+
+// Ping runs SELECT 1 on a reader connection; it never writes.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	var one int
+	err := s.reads.ping.QueryRowContext(ctx).Scan(&one)
+	return s.readErr(ctx, "ping", err)
+}
+
+// Close stops the maintenance goroutine, lets the writer finish every
+// operation already queued (they complete and report their real result;
+// calls made after Close get store.ErrClosed), checkpoints the WAL into the
+// database file one last time and closes the connections. It is safe to call
+// more than once; later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.w.close()
+		s.m.close()
+		if err := checkpoint(context.Background(), s.writeDB, s.log.Named("maintenance")); err != nil {
+			s.log.Warn("final checkpoint failed; the WAL keeps the data", "error", err)
+		}
+		s.reads.close()
+		s.closeErr = errors.Join(s.readers.Close(), s.writeDB.Close())
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
+		}
+	})
+	return s.closeErr
+}
+
+// read fetches a live secret on the reader pool. For a one-time secret it
+// leaves Data empty: the claim in the writer returns it.
+func (s *Store) read(ctx context.Context, kind store.Kind, id string) (store.Secret, error) {
+	if s.closed.Load() {
+		return store.Secret{}, store.ErrClosed
+	}
+	var sec store.Secret
+	var ttl int64
+	err := s.reads.get.QueryRowContext(ctx, int64(kind), id, nowMillis()).Scan(&sec.Data, &ttl, &sec.OneTime)
+	sec.TTL = time.Duration(ttl)
+	return sec, s.readErr(ctx, "read secret", err)
+}
+
+// readErr turns a reader's error into the store's errors.
+func (s *Store) readErr(ctx context.Context, doing string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case s.closed.Load():
+		return store.ErrClosed
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s: %w", doing, ctx.Err())
+	}
+	return classify(doing, err)
+}
+
+// checkCreate rejects input that could not be stored as asked.
+func checkCreate(kind store.Kind, id string, sec store.Secret) error {
+	switch {
+	case kind != store.KindSecret && kind != store.KindFile:
+		return fmt.Errorf("create: unknown kind %d", kind)
+	case id == "":
+		return errors.New("create: empty id")
+	case sec.TTL < time.Millisecond:
+		return fmt.Errorf("create: TTL %v is not positive (at least 1ms)", sec.TTL)
+	}
+	return nil
+}
+
+// nowMillis is the clock every query compares expires_at (unix
+// milliseconds) with.
+func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// commitCount is how many write transactions this store has committed; the
+// group-commit test compares it with the number of writes.
+func (s *Store) commitCount() int64 { return s.w.commits.Load() }
