@@ -11,6 +11,7 @@ import (
 	"time"
 
 	toml "github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // Load reads the file at path and decodes it over v, which should already hold
@@ -28,6 +29,9 @@ func Load(path string, v any) error {
 func Decode(name string, data []byte, v any) error {
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
+	// Duration sees the raw value this way, so it can refuse a bare number
+	// (go-toml would otherwise store 25 as 25ns without asking).
+	dec.EnableUnmarshalerInterface()
 	err := dec.Decode(v)
 	if err == nil {
 		return nil
@@ -71,8 +75,24 @@ func joinKey(k toml.Key) string {
 // ("25s", "1m30s", "250ms").
 type Duration time.Duration
 
-// UnmarshalText parses a Go duration string. A bare number is rejected: "25"
-// is ambiguous, "25s" is not.
+// UnmarshalTOML takes the raw TOML value: a quoted Go duration string. A
+// bare number is refused: 25 is ambiguous, "25s" is not.
+//
+// Errors are go-toml parser errors that highlight raw, which is a slice of
+// the document, so the decoder reports them with their line and column.
+func (d *Duration) UnmarshalTOML(raw []byte) error {
+	s := string(raw)
+	if len(s) < 2 || (s[0] != '"' && s[0] != '\'') || s[len(s)-1] != s[0] {
+		return unstable.NewParserError(raw, "invalid duration %s (write it as a string with a unit, such as \"25s\" or \"500ms\")", s)
+	}
+	if err := d.UnmarshalText([]byte(s[1 : len(s)-1])); err != nil {
+		return unstable.NewParserError(raw, "%s", err)
+	}
+	return nil
+}
+
+// UnmarshalText parses a Go duration string. A number without a unit is
+// rejected: "25" is ambiguous, "25s" is not.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {

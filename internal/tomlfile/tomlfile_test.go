@@ -28,6 +28,8 @@ func TestDecode(t *testing.T) {
 		{"bad-duration", "timeout = \"12q\"\n", "c.toml:1:11"},
 		{"syntax", "name = \n", "c.toml:1:"},
 		{"duration-without-unit", "timeout = \"5\"\n", "invalid duration"},
+		{"duration-bare-number", "timeout = 25\n", "c.toml:1:11"},
+		{"duration-literal-string", "timeout = '3s'\ncount = 2\n[section]\nflag = true\n", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
