@@ -16,13 +16,15 @@ func TestDefaultIsValid(t *testing.T) {
 	}
 }
 
-func TestShippedConfigIsValid(t *testing.T) {
-	cfg, err := Load(filepath.Join("..", "..", "configs", "server.toml"), noEnv)
-	if err != nil {
-		t.Fatalf("configs/server.toml: %v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("configs/server.toml does not validate: %v", err)
+func TestShippedConfigsAreValid(t *testing.T) {
+	for _, name := range []string{"server.toml", "container/server.toml"} {
+		cfg, err := Load(filepath.Join("..", "..", "configs", name), noEnv)
+		if err != nil {
+			t.Fatalf("configs/%s: %v", name, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("configs/%s does not validate: %v", name, err)
+		}
 	}
 }
 

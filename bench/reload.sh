@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Zero-downtime reload, measured on the real binaries (bin/vigil supervising
+# bin/vigil-server, SQLite store, loopback):
+#  (a) failed requests and p99 latency of wrk (keep-alive connections, GET
+#      /health and POST /create/secret alternately) while the server's config
+#      file is rewritten RELOADS times, each reload waited for;
+#  (b) the time from each file write to the new child serving (GET /config on
+#      a fresh connection shows the new value) and to the old child gone,
+#      next to vigil-server's own start time (exec -> READY=1, run alone);
+#  (c) throughput of vigil-server under vigil versus alone, in the same run:
+#      wrk on GET /health and on POST /create/secret, ROUNDS rounds of one
+#      run each (A/B, then B/A, ...): the ratio of the medians and the median
+#      of the per-round ratios.
+#
+#   bash bench/reload.sh            (expects bin/vigil, bin/vigil-server: make build)
+#
+# Environment: RELOADS (100), ROUNDS (4), DURATION (5s, per A/B run),
+# CONNS (32), THREADS (2), PARTS ("startup ab reloads": which parts, in order).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reloads=${RELOADS:-100}
+rounds=${ROUNDS:-4}
+duration=${DURATION:-5s}
+conns=${CONNS:-32}
+threads=${THREADS:-2}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+for b in bin/vigil bin/vigil-server; do
+  [ -x "$b" ] || { echo "$b is missing: make build" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/reloadprobe" ./bench/reloadprobe
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() {
+  for _ in $(seq 400); do curl -fsS "$1/ready" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "no answer from $1/ready; logs:" >&2; cat "$work"/*.log >&2; exit 1
+}
+root=$(pwd)
+
+# The server's config: the shipped one, with its own store and quiet logs.
+# Configs and stores live in separate directories, as configs/ and data/ do:
+# vigil watches the config's directory, and a store's every write would be
+# an inotify event for it to filter.
+mkdir "$work/etc" "$work/data"
+sed -e "s|^store = .*|store = \"sqlite:$work/data/under-vigil.db\"|" -e 's|^log_level = .*|log_level = "warn"|' \
+  configs/server.toml >"$work/etc/server.toml"
+sed -e "s|^store = .*|store = \"sqlite:$work/data/alone.db\"|" "$work/etc/server.toml" >"$work/etc/alone.toml"
+
+# vigil's config: the shipped one (drain, readiness, debounce 100ms, check),
+# with absolute paths and a free port.
+port=$(free_port)
+sed -e "s|\"bin/vigil-server\"|\"$root/bin/vigil-server\"|g" -e "s|\"configs/server.toml\"|\"$work/etc/server.toml\"|g" \
+  -e "s|127.0.0.1:1337|127.0.0.1:$port|" configs/vigil.toml >"$work/etc/vigil.toml"
+grep -q "127.0.0.1:$port" "$work/etc/vigil.toml" || { echo "configs/vigil.toml has no 127.0.0.1:1337 listen address" >&2; exit 1; }
+
+bin/vigil -config "$work/etc/vigil.toml" 2>"$work/vigil.log" &
+vigil_pid=$!
+pids+=("$vigil_pid")
+under="http://127.0.0.1:$port"
+wait_ready "$under"
+
+aport=$(free_port)
+# In a session of its own, as vigil starts its child: with the kernel's
+# sched_autogroup, a session is a scheduling group, and a server sharing the
+# script's group with wrk would get a different share of the CPU.
+setsid bin/vigil-server -config "$work/etc/alone.toml" -listen "127.0.0.1:$aport" 2>"$work/alone.log" &
+pids+=($!)
+alone="http://127.0.0.1:$aport"
+wait_ready "$alone"
+
+payload=$(python3 -c 'import json,sys; print(json.dumps({"message": open(sys.argv[1]).read(), "expiration": 3600, "one_time": True}))' server/api/testdata/gpg-symmetric.asc)
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[$payload]]
+LUA
+cat >"$work/mix.lua" <<LUA
+local body = [[$payload]]
+local headers = {["Content-Type"] = "application/json"}
+local i = 0
+function request()
+  i = i + 1
+  if i % 2 == 0 then return wrk.format("POST", "/create/secret", headers, body) end
+  return wrk.format("GET", "/health")
+end
+LUA
+
+# stats FILE: "req/s p50 p99 errors non2xx" from wrk's output.
+stats() {
+  awk '/Requests\/sec/ {rps=$2}
+       $1=="50%" {p50=$2} $1=="99%" {p99=$2}
+       /Socket errors/ {gsub(",", ""); err=$4+$6+$8+$10}
+       /Non-2xx/ {non=$NF}
+       END {printf "%s %s %s %d %d\n", rps, p50, p99, err, non}' "$1"
+}
+
+echo "wrk -t$threads -c$conns, $(nproc) cores, $(uname -m); vigil's debounce and timeouts as in configs/vigil.toml"
+
+part_startup() {
+  echo
+  echo "== (b) vigil-server's own start time, alone (exec -> READY=1, no load)"
+  "$work/reloadprobe" startup -server bin/vigil-server -config "$work/etc/alone.toml" -n 20
+}
+
+part_reloads() {
+  echo
+  echo "== (a)+(b) $reloads reloads under load (wrk: GET /health and POST /create/secret alternately, keep-alive)"
+  wrk --latency -t"$threads" -c"$conns" -d1h -s "$work/mix.lua" "$under" >"$work/wrk-reload.out" 2>&1 &
+  local wrk_pid=$!
+  pids+=("$wrk_pid")
+  sleep 1
+  "$work/reloadprobe" reloads -config "$work/etc/server.toml" -url "$under" -vigil-pid "$vigil_pid" -n "$reloads"
+  "$work/reloadprobe" logstats -log "$work/vigil.log"
+  kill -INT "$wrk_pid"
+  wait "$wrk_pid" || true
+  local rps p50 p99 errs non2xx
+  read -r rps p50 p99 errs non2xx < <(stats "$work/wrk-reload.out")
+  printf 'wrk across the reloads: %s req/s   p50 %s   p99 %s   socket errors %s   non-2xx %s\n' "$rps" "$p50" "$p99" "$errs" "$non2xx"
+  grep -E 'Socket errors|Non-2xx' "$work/wrk-reload.out" | sed 's/^ */  wrk: /' || true
+  echo "vigil logged $(grep -c 'reload done' "$work/vigil.log" || true) reloads done, $(grep -c 'reload failed' "$work/vigil.log" || true) failed"
+  echo "targets: 0 socket errors and 0 non-2xx; file write -> new child serving within 300ms + the start time above"
+  if [ "$errs" != 0 ] || [ "$non2xx" != 0 ]; then echo "FAILED REQUESTS during the reloads"; fi
+}
+
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# wrk_rps NAME SIDE: one wrk run of NAME (health or create) against SIDE
+# (alone or under); prints req/s.
+wrk_rps() {
+  local url=$alone out="$work/ab.$1.$2.$RANDOM" t0
+  [ "$2" = under ] && url=$under
+  t0=$(cpu_ticks "$vigil_pid")
+  if [ "$1" = health ]; then
+    wrk -t"$threads" -c"$conns" -d"$duration" "$url/health" >"$out" 2>&1
+  else
+    wrk -t"$threads" -c"$conns" -d"$duration" -s "$work/post.lua" "$url/create/secret" >"$out" 2>&1
+  fi
+  [ "$2" = under ] && echo $(( $(cpu_ticks "$vigil_pid") - t0 )) >>"$work/vigil-ticks"
+  stats "$out" | awk '{print $1}'
+}
+
+# cpu_ticks PID: user + system time of the process itself (not its
+# children), in clock ticks; fields 14 and 15 of stat, counted after the
+# command name.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+part_ab() {
+  echo
+  echo "== (c) throughput under vigil versus alone: $rounds rounds, each one run of both (order alternating), $duration each"
+  local name r a b
+  : >"$work/vigil-ticks"
+  for name in health create; do
+    : >"$work/ratio.$name"
+    for r in $(seq "$rounds"); do
+      # Alternate who goes first (ABBA): a server's background work after a
+      # run (WAL checkpoint) then burdens both sides alike.
+      if [ $((r % 2)) = 1 ]; then a=$(wrk_rps "$name" alone); b=$(wrk_rps "$name" under)
+      else b=$(wrk_rps "$name" under); a=$(wrk_rps "$name" alone); fi
+      echo "$a" >>"$work/rps.$name.alone"
+      echo "$b" >>"$work/rps.$name.under"
+      awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f\n", b/a}' >>"$work/ratio.$name"
+    done
+    awk -v n="$name" -v a="$(median "$work/rps.$name.alone")" -v b="$(median "$work/rps.$name.under")" -v q="$(median "$work/ratio.$name")" \
+      -v rs="$(paste -sd' ' "$work/ratio.$name")" \
+      'BEGIN {printf "%-7s alone %7.0f req/s   under vigil %7.0f req/s (medians)   ratio of medians %.3f, median of round ratios %.3f (target >= 0.98)\n        round ratios: %s\n", n, a, b, b/a, q, rs}'
+  done
+  awk -v hz="$(getconf CLK_TCK)" -v n="$((rounds * 2))" -v d="$duration" '{t += $1}
+    END {printf "vigil itself (not its child) used %d ms of CPU during the %d runs through it (%s each): it is not in the request path\n", t * 1000 / hz, n, d}' "$work/vigil-ticks"
+}
+
+# Throughput first, while both stores are equally fresh.
+for part in ${PARTS:-startup ab reloads}; do "part_$part"; done
