@@ -3,9 +3,11 @@ package child
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,7 +267,10 @@ func TestEnvListenPIDAndExtraFiles(t *testing.T) {
 	defer out.Close()
 	extra, extraW, _ := os.Pipe()
 	defer extra.Close()
-	spec := sh(`echo "$LISTEN_PID $$ $LISTEN_FDS"; echo via-fd3 >&3; ls /proc/$$/fd | sort -n | tr '\n' ' '`)
+	// No pipeline after ls: while sh sets one up it holds the pipe ends
+	// itself, and ls could list them as the shell's. "exit 0" keeps sh from
+	// exec'ing ls in its place (ls would then list its own directory fd).
+	spec := sh(`echo "$LISTEN_PID $$ $LISTEN_FDS"; echo via-fd3 >&3; ls /proc/$$/fd; exit 0`)
 	spec.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_PID=1")
 	spec.Stdout, spec.ExtraFiles = outW, []*os.File{extraW}
 	c := f.start(t, spec)
@@ -279,7 +284,13 @@ func TestEnvListenPIDAndExtraFiles(t *testing.T) {
 	if got := readLine(t, bufio.NewReader(extra)); got != "via-fd3" {
 		t.Fatalf("fd 3 carried %q", got)
 	}
-	if got := readLine(t, br); got != "0 1 2 3" {
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := strings.Fields(string(rest))
+	slices.SortFunc(fds, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+	if got := strings.Join(fds, " "); got != "0 1 2 3" {
 		t.Fatalf("open fds = %q, want 0 1 2 3 (no status pipe, nothing else)", got)
 	}
 	if ex := f.exit(t, c); ex.Status.ExitStatus() != 0 {
