@@ -69,10 +69,15 @@ func scrape(t *testing.T, sock *socket) string {
 
 // Past drain_timeout with a request still in flight, the server exits 75.
 func TestDrainDeadline(t *testing.T) {
-	sock := newSocket(t)
-	p := startServer(t, sock, []string{"VIGIL_DRAIN_TIMEOUT=300ms"}, sqliteArgs(t.TempDir())...)
+	sock, metricsSock := newSocket(t), newSocket(t)
+	p := startServerOn(t, []*socket{sock, metricsSock}, []string{"http", "metrics"}, []string{"VIGIL_DRAIN_TIMEOUT=300ms"}, sqliteArgs(t.TempDir())...)
 	slow := dial(t, sock)
 	send(t, slow, "POST /create/secret HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	// Until the server has accepted it, the connection waits in the
+	// backlog of a socket the test owns and is not this server's to drain.
+	waitFor(t, "the slow request to be active", func() bool {
+		return strings.Contains(scrape(t, metricsSock), `vigil_http_connections{state="active"} 1`)
+	})
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(10 * time.Second); code != 75 {
 		t.Fatalf("exit code %d, want 75", code)
