@@ -90,9 +90,9 @@ func helperSignals() int {
 	if role == "" {
 		role = "child"
 	}
-	var grandchild *exec.Cmd
+	var waitGrandchild func()
 	if os.Getenv(envGroup) != "" {
-		grandchild = startGrandchild()
+		waitGrandchild = startGrandchild()
 	}
 	say("%s ready", role)
 	for s := range helperSigs {
@@ -108,8 +108,8 @@ func helperSignals() int {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
-		if grandchild != nil {
-			grandchild.Wait()
+		if waitGrandchild != nil {
+			waitGrandchild()
 		}
 		say("%s bye", role)
 		return envInt(envExit, 0)
@@ -118,8 +118,11 @@ func helperSignals() int {
 }
 
 // startGrandchild runs this binary in signals mode as "grandchild" in the
-// same process group, relays its lines, and returns once it is ready.
-func startGrandchild() *exec.Cmd {
+// same process group, relays its lines, and returns once it is ready. The
+// returned func waits until every line is relayed and the grandchild has
+// exited: cmd.Wait closes the pipe, so it must not run before the relay has
+// read to EOF, or the grandchild's last lines are lost.
+func startGrandchild() (wait func()) {
 	self, _ := os.Executable()
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), envRole+"=grandchild", envGroup+"=")
@@ -135,7 +138,9 @@ func startGrandchild() *exec.Cmd {
 	if line, err := br.ReadString('\n'); err != nil || !strings.HasSuffix(line, "ready\n") {
 		panic(fmt.Sprintf("grandchild said %q, %v", line, err))
 	}
+	relayed := make(chan struct{})
 	go func() {
+		defer close(relayed)
 		for {
 			line, err := br.ReadString('\n')
 			if err != nil {
@@ -144,7 +149,10 @@ func startGrandchild() *exec.Cmd {
 			say("%s", strings.TrimSuffix(line, "\n"))
 		}
 	}()
-	return cmd
+	return func() {
+		<-relayed
+		cmd.Wait()
+	}
 }
 
 // helperCount appends a line to envFile and exits with the code for this
