@@ -24,7 +24,8 @@ duration=${DURATION:-5s}
 conns=${CONNS:-32}
 threads=${THREADS:-2}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-for b in bin/vigil bin/vigil-server; do
+bin=${BIN:-bin}
+for b in "$bin/vigil" "$bin/vigil-server"; do
   [ -x "$b" ] || { echo "$b is missing: make build" >&2; exit 1; }
 done
 
@@ -57,22 +58,26 @@ sed -e "s|^store = .*|store = \"sqlite:$work/data/alone.db\"|" "$work/etc/server
 # vigil's config: the shipped one (drain, readiness, debounce 100ms, check),
 # with absolute paths and a free port.
 port=$(free_port)
-sed -e "s|\"bin/vigil-server\"|\"$root/bin/vigil-server\"|g" -e "s|\"configs/server.toml\"|\"$work/etc/server.toml\"|g" \
+sed -e "s|\"bin/vigil-server\"|\"$(cd "$bin" && pwd)/vigil-server\"|g" -e "s|\"configs/server.toml\"|\"$work/etc/server.toml\"|g" \
   -e "s|127.0.0.1:1337|127.0.0.1:$port|" configs/vigil.toml >"$work/etc/vigil.toml"
 grep -q "127.0.0.1:$port" "$work/etc/vigil.toml" || { echo "configs/vigil.toml has no 127.0.0.1:1337 listen address" >&2; exit 1; }
 
-bin/vigil -config "$work/etc/vigil.toml" 2>"$work/vigil.log" &
+# Every process that is measured gets a session of its own, as vigil does
+# under systemd or as a container's PID 1: with the kernel's
+# sched_autogroup, a session is a scheduling group, and one sharing the
+# script's group with wrk would get a smaller share of the CPU (vigil's fork
+# of each check and new child, the reaping and READY=1 would wait behind wrk).
+setsid "$bin/vigil" -config "$work/etc/vigil.toml" 2>"$work/vigil.log" &
 vigil_pid=$!
 pids+=("$vigil_pid")
 under="http://127.0.0.1:$port"
 wait_ready "$under"
 
 aport=$(free_port)
-# In a session of its own, as vigil starts its child: with the kernel's
-# sched_autogroup, a session is a scheduling group, and a server sharing the
-# script's group with wrk would get a different share of the CPU.
-setsid bin/vigil-server -config "$work/etc/alone.toml" -listen "127.0.0.1:$aport" 2>"$work/alone.log" &
-pids+=($!)
+# In a session of its own, as vigil starts its child (see above).
+setsid "$bin/vigil-server" -config "$work/etc/alone.toml" -listen "127.0.0.1:$aport" 2>"$work/alone.log" &
+alone_pid=$!
+pids+=("$alone_pid")
 alone="http://127.0.0.1:$aport"
 wait_ready "$alone"
 
@@ -107,7 +112,7 @@ echo "wrk -t$threads -c$conns, $(nproc) cores, $(uname -m); vigil's debounce and
 part_startup() {
   echo
   echo "== (b) vigil-server's own start time, alone (exec -> READY=1, no load)"
-  "$work/reloadprobe" startup -server bin/vigil-server -config "$work/etc/alone.toml" -n 20
+  "$work/reloadprobe" startup -server "$bin/vigil-server" -config "$work/etc/alone.toml" -n 20
 }
 
 part_reloads() {
@@ -117,8 +122,7 @@ part_reloads() {
   local wrk_pid=$!
   pids+=("$wrk_pid")
   sleep 1
-  "$work/reloadprobe" reloads -config "$work/etc/server.toml" -url "$under" -vigil-pid "$vigil_pid" -n "$reloads"
-  "$work/reloadprobe" logstats -log "$work/vigil.log"
+  setsid "$work/reloadprobe" reloads -config "$work/etc/server.toml" -url "$under" -vigil-pid "$vigil_pid" -log "$work/vigil.log" -n "$reloads"
   kill -INT "$wrk_pid"
   wait "$wrk_pid" || true
   local rps p50 p99 errs non2xx
@@ -126,51 +130,79 @@ part_reloads() {
   printf 'wrk across the reloads: %s req/s   p50 %s   p99 %s   socket errors %s   non-2xx %s\n' "$rps" "$p50" "$p99" "$errs" "$non2xx"
   grep -E 'Socket errors|Non-2xx' "$work/wrk-reload.out" | sed 's/^ */  wrk: /' || true
   echo "vigil logged $(grep -c 'reload done' "$work/vigil.log" || true) reloads done, $(grep -c 'reload failed' "$work/vigil.log" || true) failed"
-  echo "targets: 0 socket errors and 0 non-2xx; file write -> new child serving within 300ms + the start time above"
+  echo "targets: 0 socket errors and 0 non-2xx; the write -> ready figure is the target line above"
   if [ "$errs" != 0 ] || [ "$non2xx" != 0 ]; then echo "FAILED REQUESTS during the reloads"; fi
 }
 
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-# wrk_rps NAME SIDE: one wrk run of NAME (health or create) against SIDE
-# (alone or under); prints req/s.
-wrk_rps() {
-  local url=$alone out="$work/ab.$1.$2.$RANDOM" t0
-  [ "$2" = under ] && url=$under
-  t0=$(cpu_ticks "$vigil_pid")
-  if [ "$1" = health ]; then
-    wrk -t"$threads" -c"$conns" -d"$duration" "$url/health" >"$out" 2>&1
-  else
-    wrk -t"$threads" -c"$conns" -d"$duration" -s "$work/post.lua" "$url/create/secret" >"$out" 2>&1
-  fi
-  [ "$2" = under ] && echo $(( $(cpu_ticks "$vigil_pid") - t0 )) >>"$work/vigil-ticks"
-  stats "$out" | awk '{print $1}'
+# cpu_ticks PID: user + system time of the process (all its threads, not
+# its children), in clock ticks; fields 14 and 15 of stat, counted after
+# the command name.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+# served_pid: the vigil-server child vigil runs (not a -check).
+served_pid() {
+  local p
+  for p in $(cat /proc/"$vigil_pid"/task/*/children); do
+    if tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '-config' && ! tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '-check'; then
+      echo "$p"; return
+    fi
+  done
 }
 
-# cpu_ticks PID: user + system time of the process itself (not its
-# children), in clock ticks; fields 14 and 15 of stat, counted after the
-# command name.
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# wrk_run NAME SIDE DURATION: one wrk run of NAME (health or create)
+# against SIDE (alone or under); prints "req/s requests server-ticks
+# vigil-ticks".
+wrk_run() {
+  local url=$alone pid=$alone_pid out="$work/ab.$1.$2.$RANDOM" s0 v0 s1 v1
+  if [ "$2" = under ]; then url=$under pid=$(served_pid); fi
+  s0=$(cpu_ticks "$pid") v0=$(cpu_ticks "$vigil_pid")
+  if [ "$1" = health ]; then
+    wrk -t"$threads" -c"$conns" -d"$3" "$url/health" >"$out" 2>&1
+  else
+    wrk -t"$threads" -c"$conns" -d"$3" -s "$work/post.lua" "$url/create/secret" >"$out" 2>&1
+  fi
+  s1=$(cpu_ticks "$pid") v1=$(cpu_ticks "$vigil_pid")
+  awk -v s=$((s1 - s0)) -v v=$((v1 - v0)) '/Requests\/sec/ {rps=$2} / requests in / {n=$1} END {print rps, n, s, v}' "$out"
+}
 
 part_ab() {
   echo
-  echo "== (c) throughput under vigil versus alone: $rounds rounds, each one run of both (order alternating), $duration each"
-  local name r a b
+  echo "== (c) throughput under vigil versus alone: $rounds rounds, each one run of both (order alternating), $duration each, after a 1s warm-up of each"
+  local hz name r first second a b
+  hz=$(getconf CLK_TCK)
   : >"$work/vigil-ticks"
   for name in health create; do
-    : >"$work/ratio.$name"
+    wrk_run "$name" alone 1s >/dev/null
+    wrk_run "$name" under 1s >/dev/null
+    : >"$work/ratio.$name"; : >"$work/cpu.$name"
+    echo "$name: round  alone req/s  under req/s  ratio   server CPU per request: alone  under  ratio"
     for r in $(seq "$rounds"); do
       # Alternate who goes first (ABBA): a server's background work after a
       # run (WAL checkpoint) then burdens both sides alike.
-      if [ $((r % 2)) = 1 ]; then a=$(wrk_rps "$name" alone); b=$(wrk_rps "$name" under)
-      else b=$(wrk_rps "$name" under); a=$(wrk_rps "$name" alone); fi
+      first=alone second=under
+      if [ $((r % 2)) = 0 ]; then first=under second=alone; fi
+      wrk_run "$name" "$first" "$duration" >"$work/run.$first"
+      wrk_run "$name" "$second" "$duration" >"$work/run.$second"
+      read -r a an as _ <"$work/run.alone"
+      read -r b bn bs bv <"$work/run.under"
+      echo "$bv" >>"$work/vigil-ticks"
       echo "$a" >>"$work/rps.$name.alone"
       echo "$b" >>"$work/rps.$name.under"
       awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f\n", b/a}' >>"$work/ratio.$name"
+      # CPU time per request: what the server spends, whatever share of
+      # the machine it got; a cost of vigil would show here too.
+      awk -v an="$an" -v as="$as" -v bn="$bn" -v bs="$bs" -v hz="$hz" \
+        'BEGIN {ca = as / hz / an * 1e6; cb = bs / hz / bn * 1e6; printf "%.4f\n", cb / ca > "/dev/stderr"; printf "%.1f %.1f\n", ca, cb}' \
+        2>>"$work/cpu.$name" >"$work/cpu.round"
+      read -r ca cb <"$work/cpu.round"
+      printf '       %5d  %11.0f  %11.0f  %.3f   %27.1fus %5.1fus  %.3f\n' "$r" "$a" "$b" "$(tail -1 "$work/ratio.$name")" "$ca" "$cb" "$(tail -1 "$work/cpu.$name")"
     done
-    awk -v n="$name" -v a="$(median "$work/rps.$name.alone")" -v b="$(median "$work/rps.$name.under")" -v q="$(median "$work/ratio.$name")" \
-      -v rs="$(paste -sd' ' "$work/ratio.$name")" \
-      'BEGIN {printf "%-7s alone %7.0f req/s   under vigil %7.0f req/s (medians)   ratio of medians %.3f, median of round ratios %.3f (target >= 0.98)\n        round ratios: %s\n", n, a, b, b/a, q, rs}'
+    awk -v n="$name" -v a="$(median "$work/rps.$name.alone")" -v b="$(median "$work/rps.$name.under")" \
+      -v q="$(median "$work/ratio.$name")" -v lo="$(sort -g "$work/ratio.$name" | head -1)" -v hi="$(sort -g "$work/ratio.$name" | tail -1)" \
+      -v c="$(median "$work/cpu.$name")" -v clo="$(sort -g "$work/cpu.$name" | head -1)" -v chi="$(sort -g "$work/cpu.$name" | tail -1)" \
+      'BEGIN {printf "%-7s req/s under vigil / alone: median of round ratios %.3f (range %.3f to %.3f; medians %.0f / %.0f = %.3f); target >= 0.98\n        CPU per request under vigil / alone: median %.3f (range %.3f to %.3f): above 1 would be a cost of running under vigil\n", n, q, lo, hi, b, a, b/a, c, clo, chi}'
   done
   awk -v hz="$(getconf CLK_TCK)" -v n="$((rounds * 2))" -v d="$duration" '{t += $1}
     END {printf "vigil itself (not its child) used %d ms of CPU during the %d runs through it (%s each): it is not in the request path\n", t * 1000 / hz, n, d}' "$work/vigil-ticks"

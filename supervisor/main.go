@@ -16,8 +16,9 @@ import (
 var version = "dev"
 
 func main() {
-	reexec.Main() // a child on its way to exec its command never returns
-	sigs := signals.Notify()
+	reexec.Main()     // a child on its way to exec its command never returns
+	signals.Prepare() // may re-exec vigil once, with signals blocked
+	sigs := signals.Open()
 	closeInheritedOnExec()
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), sigs, os.Stdin, os.Stdout, os.Stderr))
 }

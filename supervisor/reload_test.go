@@ -3,10 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestReloadRestartOverlap: a change to vigil's config starts a new child
@@ -376,4 +378,66 @@ func TestReloadWatchListChange(t *testing.T) {
 	s.waitLog(t, `reload triggered: reload=2 trigger="changed [`+app+`]"`)
 	s.waitLog(t, "reload done: reload=2")
 	s.stopped(t, 0)
+}
+
+// TestReloadTimings: the summary line of a reload names the time of each
+// step. For a file edit the steps from the first event to the new child's
+// READY=1 add up to event_to_ready; a SIGHUP reload has no file-event steps.
+func TestReloadTimings(t *testing.T) {
+	s := startServed(t, serveConfig{check: []string{"true"}})
+	s.waitLog(t, "child ready")
+	c := serveConfig{check: []string{"true"}, tag: "v2"}
+	writeFile(t, s.config, c.render())
+	s.waitLog(t, "reload done: reload=1")
+	s.signal(t, syscall.SIGHUP)
+	s.waitLog(t, "reload done: reload=2")
+	s.stopped(t, 0)
+
+	first := logFields(t, s.stderr.String(), "reload done: reload=1 ")
+	steps := []string{"quiet", "handoff", "load", "check", "spawn", "reexec", "child_start"}
+	var sum time.Duration
+	for _, k := range append(steps, "check_ran", "event_to_ready") {
+		d, err := time.ParseDuration(first[k])
+		if err != nil || d < 0 {
+			t.Fatalf("%s = %q (%v): want a duration\n%v", k, first[k], err, first)
+		}
+		if slices.Contains(steps, k) {
+			sum += d
+		}
+	}
+	total, _ := time.ParseDuration(first["event_to_ready"])
+	// Each step is rounded to 10µs.
+	if diff := (sum - total).Abs(); diff > time.Duration(len(steps))*10*time.Microsecond {
+		t.Errorf("steps add up to %v, event_to_ready is %v: %v", sum, total, first)
+	}
+	second := logFields(t, s.stderr.String(), "reload done: reload=2 ")
+	for _, k := range []string{"quiet", "event_to_ready"} {
+		if v, ok := second[k]; ok {
+			t.Errorf("SIGHUP reload logged %s=%s", k, v)
+		}
+	}
+	if _, err := time.ParseDuration(second["child_start"]); err != nil {
+		t.Errorf("SIGHUP reload: child_start = %q", second["child_start"])
+	}
+}
+
+// logFields returns the key=value fields of the first log line containing
+// prefix.
+func logFields(t *testing.T, log, prefix string) map[string]string {
+	t.Helper()
+	for _, line := range strings.Split(log, "\n") {
+		i := strings.Index(line, prefix)
+		if i < 0 {
+			continue
+		}
+		fields := map[string]string{}
+		for _, f := range strings.Fields(line[i+len(prefix):]) {
+			if k, v, ok := strings.Cut(f, "="); ok {
+				fields[k] = strings.Trim(v, `"`)
+			}
+		}
+		return fields
+	}
+	t.Fatalf("no log line with %q:\n%s", prefix, log)
+	return nil
 }

@@ -29,7 +29,7 @@ const codeConfig = 78
 // Tests may call run in-process only for paths that end before a child is
 // started (help, version, bad configuration): a running supervisor reaps
 // every child of the process, including the test's own.
-func run(ctx context.Context, args, environ []string, sigs <-chan os.Signal, stdin, stdout, stderr *os.File) int {
+func run(ctx context.Context, args, environ []string, sigs supervise.Signals, stdin, stdout, stderr *os.File) int {
 	cfg, err := loadConfig(args, stdout, stderr)
 	switch {
 	case errors.Is(err, errHelp), errors.Is(err, errVersion):
@@ -49,7 +49,7 @@ func run(ctx context.Context, args, environ []string, sigs <-chan os.Signal, std
 	return code
 }
 
-func supervise1(ctx context.Context, cfg Config, st settings, log hclog.Logger, environ []string, sigs <-chan os.Signal, stdin, stdout, stderr *os.File) int {
+func supervise1(ctx context.Context, cfg Config, st settings, log hclog.Logger, environ []string, sigs supervise.Signals, stdin, stdout, stderr *os.File) int {
 	path, err := exec.LookPath(cfg.Command[0])
 	if err != nil {
 		code := lookPathCode(err)

@@ -1,6 +1,6 @@
 // Command reloadprobe measures reloads for bench/reload.sh.
 //
-//	reloadprobe reloads -config FILE -url URL -vigil-pid PID [-n 100]
+//	reloadprobe reloads -config FILE -url URL -vigil-pid PID [-log VIGIL_LOG] [-n 100]
 //	reloadprobe startup -server BIN -config FILE [-n 20]
 //	reloadprobe logstats -log VIGIL_LOG
 //
@@ -8,10 +8,11 @@
 // each write it measures the time until a fresh connection is answered with
 // the new value by GET /config (the new child serves) and until the old
 // child has exited (the reload is complete), then prints the median, p99 and
-// maximum of both. "startup" runs vigil-server alone n times and measures
+// maximum of both; with -log it also reads the timings vigil logged for each
+// reload and prints each step and the target's figure (write -> new child
+// ready, less that child's own start). "startup" runs vigil-server alone n times and measures
 // the time from starting it to its READY=1, the child's own start time.
-// "logstats" summarizes the reload phases vigil logged (check, the new
-// child's start to READY=1, the whole reload).
+// "logstats" summarizes the reload steps vigil logged (see reloadSteps).
 package main
 
 import (
@@ -56,7 +57,7 @@ func summary(name string, d []time.Duration) {
 	}
 	s := slices.Clone(d)
 	slices.Sort(s)
-	fmt.Printf("%-40s median %7s   p99 %7s   max %7s   (%d samples)\n", name+":",
+	fmt.Printf("%-66s median %7s  p99 %7s  max %7s  (%d)\n", name+":",
 		ms(s[len(s)/2]), ms(s[(len(s)*99+99)/100-1]), ms(s[len(s)-1]), len(s))
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,8 +28,18 @@ func reloads(args []string) error {
 	path := fs.String("config", "", "the server config file vigil watches")
 	url := fs.String("url", "", "base URL served through vigil")
 	vigilPid := fs.Int("vigil-pid", 0, "vigil's pid (its children are looked at)")
+	logPath := fs.String("log", "", "vigil's log (text format): each reload's timings are read from it")
 	n := fs.Int("n", 100, "number of reloads")
 	_ = fs.Parse(args)
+	var tail *logTail
+	if *logPath != "" {
+		t, err := openTail(*logPath)
+		if err != nil {
+			return err
+		}
+		defer t.f.Close()
+		tail = t
+	}
 	base, err := os.ReadFile(*path)
 	if err != nil {
 		return fmt.Errorf("read the config: %w", err)
@@ -41,6 +52,7 @@ func reloads(args []string) error {
 		return err
 	}
 	var serving, done []time.Duration
+	var lines []reloadLine
 	for rev := 1; rev <= *n; rev++ {
 		size := 200001 + 2*rev // odd: /config prints it as a plain number
 		content := sizeLine.ReplaceAll(base, []byte(fmt.Sprintf("max_file_size = %d", size)))
@@ -56,10 +68,116 @@ func reloads(args []string) error {
 			return fmt.Errorf("reload %d: %w", rev, err)
 		}
 		done = append(done, time.Since(start))
+		if tail != nil {
+			l, err := tail.next(start.Add(reloadTimeout))
+			if err != nil {
+				return fmt.Errorf("reload %d: %w", rev, err)
+			}
+			lines = append(lines, l)
+		}
 	}
-	summary("file write -> new child serving", serving)
-	summary("file write -> old child gone", done)
+	fmt.Println("the probe (fresh connection per GET /config, polled every " + pollEvery.String() + "):")
+	summary("  file write -> new child serving", serving)
+	summary("  file write -> old child gone", done)
+	if tail == nil {
+		return nil
+	}
+	printSteps(lines)
+	target(serving, lines)
 	return nil
+}
+
+// target prints the figure the benchmark's target names: the time from the
+// file write to the new child ready, less the child's own start (exec ->
+// READY=1, as vigil saw it in that very reload), against 300 ms. The
+// probe's figure also holds the event's delivery to vigil and the probe's
+// own noticing (the old child accepts fresh connections until it has its
+// SIGTERM; the poll interval); vigil's starts at its first inotify event.
+func target(serving []time.Duration, lines []reloadLine) {
+	var probe, vigil, notice []time.Duration
+	unknown := 0
+	for i, l := range lines {
+		ready, ok := l.dur("event_to_ready")
+		if !ok {
+			continue
+		}
+		// When vigil read the new child's READY=1 before the news that its
+		// command was exec'd, it logged no child_start: count none (the
+		// whole time counts against the target).
+		start, ok := l.dur("child_start")
+		if !ok {
+			unknown++
+		}
+		probe = append(probe, serving[i]-start)
+		vigil = append(vigil, ready-start)
+		notice = append(notice, serving[i]-ready)
+	}
+	fmt.Println("target: file write -> new child ready, less the child's own start (exec -> READY=1 in that reload), within 300ms:")
+	if unknown > 0 {
+		fmt.Printf("  (%d reloads logged no child_start; nothing is subtracted for them)\n", unknown)
+	}
+	summary("  probe: write -> serving, less child_start", probe)
+	summary("  vigil: first event -> READY=1, less child_start", vigil)
+	summary("  write -> serving, less vigil's event -> ready", notice)
+	if len(probe) > 0 {
+		s := slices.Clone(probe)
+		slices.Sort(s)
+		p99 := s[(len(s)*99+99)/100-1]
+		verdict := "MET"
+		if s[len(s)/2] > 300*time.Millisecond || p99 > 300*time.Millisecond {
+			verdict = "NOT MET"
+		}
+		fmt.Printf("  target (probe figure, median and p99 <= 300ms): %s\n", verdict)
+	}
+}
+
+// logTail reads the lines vigil appends to its log.
+type logTail struct {
+	f    *os.File
+	part []byte // an unfinished last line
+}
+
+func openTail(path string) (*logTail, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &logTail{f: f}, nil
+}
+
+// next returns the next `reload done` line, polling the file until it
+// comes or the deadline passes.
+func (t *logTail) next(deadline time.Time) (reloadLine, error) {
+	buf := make([]byte, 64<<10)
+	for {
+		for {
+			i := bytes.IndexByte(t.part, '\n')
+			if i < 0 {
+				break
+			}
+			line := string(t.part[:i])
+			t.part = t.part[i+1:]
+			if l, ok := parseReloadLine(line); ok {
+				return l, nil
+			}
+		}
+		k, err := t.f.Read(buf)
+		t.part = append(t.part, buf[:k]...)
+		if k > 0 {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return reloadLine{}, err
+		}
+		if time.Now().After(deadline) {
+			return reloadLine{}, fmt.Errorf("no \"reload done\" in vigil's log within %v", reloadTimeout)
+		}
+		time.Sleep(pollEvery)
+	}
 }
 
 // fresh opens a new connection per request, so whichever child accepts

@@ -5,7 +5,6 @@ package signals
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,19 +44,6 @@ func forwarded() []os.Signal {
 		out[i] = s
 	}
 	return out
-}
-
-// Notify starts catching every Forwarded signal and returns the channel they
-// arrive on. Call it first thing in main: a signal that arrives after this
-// call is queued until the supervisor reads it, never lost. For a signal the
-// process started with blocked, the Go runtime unblocks it here, so one sent
-// in vigil's first milliseconds is delivered now.
-func Notify() <-chan os.Signal {
-	// The runtime drops a signal when the channel is full; 128 slots hold
-	// far more than a burst of distinct signals can produce.
-	c := make(chan os.Signal, 128)
-	signal.Notify(c, Forwarded...)
-	return c
 }
 
 // Name returns the conventional name of sig: "SIGTERM", "SIGRTMIN+3".

@@ -42,6 +42,7 @@ func (s *Supervisor) onCheck(d checkDone) {
 	r.cancel()
 	r.cancel = nil
 	res := d.res
+	r.clock.checked, r.clock.checkRan = time.Now(), res.Took
 	if !res.OK() {
 		kv := []any{"check", res.String(), "output", res.Output}
 		if res.Dropped > 0 {

@@ -49,12 +49,12 @@ func ExitCode(ex child.Exit, stopSigs map[syscall.Signal]bool) int {
 
 // failed says whether the on-failure policy restarts after ex: a non-zero
 // exit, or a death by a signal vigil did not send.
-func failed(ex child.Exit, sent map[syscall.Signal]bool) bool {
+func failed(ex child.Exit, sent *sigSet) bool {
 	ws := ex.Status
 	if ws.Exited() {
 		return ws.ExitStatus() != 0
 	}
-	return !(ws.Signaled() && sent[ws.Signal()])
+	return !(ws.Signaled() && sent.has(ws.Signal()))
 }
 
 // onCurrentExit decides what follows the end of the current child: a
@@ -113,7 +113,7 @@ func (s *Supervisor) shouldRestart(ex child.Exit, p *proc) bool {
 	case RestartAlways:
 		return true
 	case RestartOnFailure:
-		return failed(ex, p.sent)
+		return failed(ex, &p.sent)
 	}
 	return false
 }

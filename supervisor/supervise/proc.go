@@ -37,7 +37,7 @@ type proc struct {
 	status    string    // its last STATUS=
 	// sent holds every signal vigil sent this child, forwarded or to stop
 	// it; a death by one of them is not a crash.
-	sent map[syscall.Signal]bool
+	sent sigSet
 	// stopSigs holds the signals sent to stop it; a death by one of them
 	// during a stop is a clean stop.
 	stopSigs map[syscall.Signal]bool
@@ -71,7 +71,7 @@ func (s *Supervisor) spawn(cfg Config, ls []*sockets.Listener, r role) (*proc, e
 	}
 	p := &proc{
 		c: c, path: spec.Path, role: r, readiness: cfg.Readiness, sock: sock, started: time.Now(),
-		sent: map[syscall.Signal]bool{}, stopSigs: map[syscall.Signal]bool{},
+		stopSigs: map[syscall.Signal]bool{},
 	}
 	s.procs[c] = p
 	go s.relay(p)
@@ -159,7 +159,7 @@ func (s *Supervisor) onTimer(t timerFired) {
 // stopProc asks p to stop with sig within drain (its first deadline stands
 // if it was already stopping).
 func (s *Supervisor) stopProc(p *proc, sig syscall.Signal, drain time.Duration) {
-	p.sent[sig] = true
+	p.sent.add(sig)
 	p.stopSigs[sig] = true
 	if p.stopAt.IsZero() {
 		p.stopAt = time.Now()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-sh/vigil/supervisor/signals"
+	"github.com/vigil-sh/vigil/supervisor/watch"
 )
 
 // Strategy says how a reload reaches the child.
@@ -66,26 +67,89 @@ type reloadRun struct {
 	cancel context.CancelFunc // stops the running check; nil when none
 	socks  socketChange
 	cand   *proc // the new child (StrategyRestart), once started
+	clock  reloadClock
+	// next is the earliest file change among the triggers merged into the
+	// reload after this one, for its timings.
+	next *watch.Change
+}
+
+// reloadClock records when each step of a reload happened, for the timings
+// in its summary line. A zero time is a step that did not happen.
+type reloadClock struct {
+	// event and compared come from the watched-file Change behind the
+	// reload (zero for SIGHUP): its first inotify event, and when the
+	// files were hashed once the debounce's quiet period ended.
+	event, compared time.Time
+	began           time.Time // the trigger reached the state machine
+	loaded          time.Time // vigil's own configuration re-read
+	checked         time.Time // the check's result arrived
+	checkRan        time.Duration
+	spawn, spawned  time.Time // the new child's fork began, ended
+	exec            time.Time // its command was exec'd (past vigil's re-exec)
+	ready           time.Time // it sent READY=1 (or counted as ready)
+}
+
+// fields lists the steps' durations for the log: each from the end of the
+// step before it, so they add up to event_to_ready.
+func (c *reloadClock) fields() []any {
+	var kv []any
+	span := func(key string, from, to time.Time) {
+		if !from.IsZero() && !to.IsZero() {
+			kv = append(kv, key, to.Sub(from).Round(10*time.Microsecond))
+		}
+	}
+	span("quiet", c.event, c.compared)
+	span("handoff", c.compared, c.began)
+	span("load", c.began, c.loaded)
+	span("check", c.loaded, c.checked)
+	if c.checkRan > 0 {
+		kv = append(kv, "check_ran", c.checkRan.Round(10*time.Microsecond))
+	}
+	span("spawn", c.checked, c.spawned)
+	if c.checked.IsZero() {
+		span("spawn", c.loaded, c.spawned)
+	}
+	span("reexec", c.spawned, c.exec)
+	span("child_start", c.exec, c.ready)
+	span("event_to_ready", c.event, c.ready)
+	return kv
+}
+
+// onChange turns a watched-file Change into a reload trigger.
+func (s *Supervisor) onChange(ch watch.Change) {
+	s.log.Debug("watched files changed", "files", ch.Paths, "since_first_event", time.Since(ch.FirstEvent),
+		"since_compared", time.Since(ch.Compared))
+	s.triggerFor(fmt.Sprintf("changed %v", ch.Paths), &ch)
 }
 
 // trigger asks for a reload. One runs at a time: triggers that arrive
 // during a reload are merged into one more reload after it.
-func (s *Supervisor) trigger(why string) {
+func (s *Supervisor) trigger(why string) { s.triggerFor(why, nil) }
+
+// triggerFor is trigger for a reload caused by ch (nil: not a file change).
+func (s *Supervisor) triggerFor(why string, ch *watch.Change) {
 	switch {
 	case s.stopping || s.ended:
 		s.log.Info("reload ignored: vigil is stopping", "trigger", why)
 	case s.reload != nil:
 		s.pending = append(s.pending, why)
+		if r := s.reload; ch != nil && (r.next == nil || ch.FirstEvent.Before(r.next.FirstEvent)) {
+			r.next = ch
+		}
 		s.log.Info("reload requested during a reload; it runs once this one is done",
 			"trigger", why, "reload", s.reload.id)
 	default:
-		s.beginReload(why)
+		s.beginReload(why, ch)
 	}
 }
 
-func (s *Supervisor) beginReload(why string) {
+func (s *Supervisor) beginReload(why string, ch *watch.Change) {
 	s.reloads++
 	r := &reloadRun{id: s.reloads, why: why, began: time.Now(), cfg: s.cfg}
+	r.clock.began = r.began
+	if ch != nil {
+		r.clock.event, r.clock.compared = ch.FirstEvent, ch.Compared
+	}
 	s.reload = r
 	s.log.Info("reload triggered", "reload", r.id, "trigger", why)
 	s.up.reloading()
@@ -98,6 +162,7 @@ func (s *Supervisor) beginReload(why string) {
 		}
 		r.cfg = cfg
 	}
+	r.clock.loaded = time.Now()
 	if len(r.cfg.Reload.Check) == 0 {
 		s.log.Info("reload: no check configured", "reload", r.id)
 		s.afterCheck()
@@ -131,7 +196,9 @@ func (s *Supervisor) afterCheck() {
 // startCandidate starts the new child of a restart reload on the sockets
 // the new configuration asks for.
 func (s *Supervisor) startCandidate(r *reloadRun) {
+	r.clock.spawn = time.Now()
 	p, err := s.spawn(r.cfg, r.socks.next, roleNew)
+	r.clock.spawned = time.Now()
 	if err != nil {
 		s.restoreSockets(r)
 		s.reloadFailed("cannot start the new child", "error", err.Error())
@@ -143,9 +210,17 @@ func (s *Supervisor) startCandidate(r *reloadRun) {
 	s.up.status(fmt.Sprintf("reloading: new child (pid %d) starting", p.c.Pid()))
 }
 
+// candidateRunning records when a reload's new child exec'd its command.
+func (s *Supervisor) candidateRunning(p *proc) {
+	if r := s.reload; r != nil && r.cand == p {
+		r.clock.exec = time.Now()
+	}
+}
+
 // promote makes a ready new child the current one and drains the old.
 func (s *Supervisor) promote(p *proc, took time.Duration, how string) {
 	r := s.reload
+	r.clock.ready = time.Now()
 	old, oldCfg := s.cur, s.cfg
 	s.commit(r)
 	r.cand = nil
@@ -208,7 +283,8 @@ func (s *Supervisor) reloadFailed(reason string, kv ...any) {
 // finishReload ends a reload that went through.
 func (s *Supervisor) finishReload(how string) {
 	r := s.reload
-	s.log.Info("reload done", "reload", r.id, "result", how, "took", time.Since(r.began).Round(time.Millisecond))
+	kv := append([]any{"reload", r.id, "result", how, "took", time.Since(r.began).Round(time.Millisecond)}, r.clock.fields()...)
+	s.log.Info("reload done", kv...)
 	if s.cur != nil && s.cur.ready {
 		s.up.status(serving(s.cur))
 	}
@@ -229,7 +305,7 @@ func (s *Supervisor) endReload() {
 	}
 	why := strings.Join(slices.Compact(slices.Sorted(slices.Values(s.pending))), "; ")
 	s.pending = nil
-	s.beginReload(why)
+	s.beginReload(why, r.next)
 }
 
 // abortReload gives up the reload in progress because vigil stops. Its new

@@ -59,17 +59,21 @@ func (s *Supervisor) flushQueued() {
 }
 
 func (s *Supervisor) send(p *proc, sig syscall.Signal) {
-	p.sent[sig] = true
+	p.sent.add(sig)
 	if err := p.c.Signal(sig); err != nil {
 		s.log.Debug("signal not forwarded", "signal", signals.Name(sig), "pid", p.c.Pid(), "error", err)
 		return
 	}
+	s.logForwarded(sig, p.c.Pid())
+}
+
+func (s *Supervisor) logForwarded(sig syscall.Signal, pid int) {
 	// A terminal being resized sends a burst of these.
 	level := s.log.Info
 	if sig == syscall.SIGWINCH {
 		level = s.log.Debug
 	}
-	level("signal forwarded", "signal", signals.Name(sig), "pid", p.c.Pid(), "group", s.cfg.Command.Group)
+	level("signal forwarded", "signal", signals.Name(sig), "pid", pid, "group", s.cfg.Command.Group)
 }
 
 // stop starts (or repeats) a stop with sig: every child gets it (the

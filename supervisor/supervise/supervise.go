@@ -8,13 +8,16 @@
 // One goroutine (the one that calls Run) owns all of that state. Signals,
 // child events (running, exited), notify datagrams, timers, check results,
 // watched-file changes and the context arrive to it as channel messages;
-// nothing else touches the state, so there are no locks here.
+// nothing else touches the state, so there are no locks here. The one
+// exception is on purpose: the Route published to the signal Source passes
+// plain forwarded signals to the current child on the signal reader's
+// goroutine (see route.go); it reads only what never changes about that
+// child and marks the signal sent atomically.
 package supervise
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 
 	"github.com/vigil-sh/vigil/supervisor/child"
 	"github.com/vigil-sh/vigil/supervisor/reaper"
+	"github.com/vigil-sh/vigil/supervisor/signals"
 	"github.com/vigil-sh/vigil/supervisor/sockets"
 	"github.com/vigil-sh/vigil/supervisor/watch"
 )
@@ -90,6 +94,15 @@ type Watcher interface {
 	SetPaths(paths []string) error
 }
 
+// Signals is where the supervisor gets the signals vigil caught
+// (*signals.Source): a channel, and a Route the supervisor keeps pointed at
+// its current child so that plain forwarded signals skip the hop through
+// this loop.
+type Signals interface {
+	C() <-chan signals.Caught
+	SetRoute(signals.Route)
+}
+
 // Result is how supervision ended: the exit code for vigil (before any
 // user remap) and a short reason for the log.
 type Result struct {
@@ -130,6 +143,9 @@ type Supervisor struct {
 
 	ended  bool // the outcome is decided; Run returns once no child is left
 	result Result
+
+	routed    *proc // the child the published Route sends to; nil: none
+	routedHUP bool  // whether that Route leaves SIGHUP to the loop (reloads)
 }
 
 // New returns a supervisor that will start cfg.Command through r.
@@ -153,20 +169,21 @@ func New(cfg Config, opts Options, r *reaper.Reaper, log hclog.Logger) *Supervis
 // Run starts the child and supervises it until vigil should exit: the
 // current child ended and is not restarted, or a stop finished, and every
 // other child (an old one draining, a new one being discarded) has ended
-// too. sigs carries the signals vigil caught (signals.Notify); cancelling
+// too. sigs carries the signals vigil caught (signals.Open); cancelling
 // ctx is a stop request like SIGTERM. Before returning, Run signals and
 // waits for any descendants the children left behind.
-func (s *Supervisor) Run(ctx context.Context, sigs <-chan os.Signal) Result {
+func (s *Supervisor) Run(ctx context.Context, sigs Signals) Result {
 	defer close(s.quit)
 	watchdog, stopWatchdog := s.watchdogTicker()
 	defer stopWatchdog()
 	s.startCurrent()
 	ctxDone := ctx.Done()
 	changes := s.changes()
+	caught := sigs.C()
 	for !s.ended || len(s.procs) > 0 {
 		select {
-		case sig := <-sigs:
-			s.onSignal(sig.(syscall.Signal))
+		case c := <-caught:
+			s.onCaught(c)
 		case ev := <-s.events:
 			s.onEvent(ev)
 		case n := <-s.notes:
@@ -180,7 +197,7 @@ func (s *Supervisor) Run(ctx context.Context, sigs <-chan os.Signal) Result {
 				changes = nil
 				continue
 			}
-			s.trigger(fmt.Sprintf("changed %v", ch.Paths))
+			s.onChange(ch)
 		case <-watchdog:
 			s.onWatchdog()
 		case <-s.retry:
@@ -190,8 +207,10 @@ func (s *Supervisor) Run(ctx context.Context, sigs <-chan os.Signal) Result {
 			ctxDone = nil
 			s.onSignal(syscall.SIGTERM)
 		}
+		s.publishRoute(sigs)
 	}
-	s.cleanup(sigs)
+	sigs.SetRoute(nil)
+	s.cleanup(caught)
 	return s.result
 }
 
@@ -237,6 +256,7 @@ func (s *Supervisor) onRunning(p *proc) {
 		s.flushQueued()
 	case roleNew:
 		s.log.Info("reload: new child running", "pid", p.c.Pid(), "path", p.path)
+		s.candidateRunning(p)
 	default:
 		s.log.Debug("child running", "pid", p.c.Pid(), "role", p.role)
 	}

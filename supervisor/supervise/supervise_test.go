@@ -39,7 +39,8 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestFailed(t *testing.T) {
-	sent := map[syscall.Signal]bool{syscall.SIGUSR1: true}
+	var sent sigSet
+	sent.add(syscall.SIGUSR1)
 	cases := []struct {
 		ws   unix.WaitStatus
 		want bool
@@ -50,7 +51,7 @@ func TestFailed(t *testing.T) {
 		{killedBy(syscall.SIGSEGV), true},
 	}
 	for _, tc := range cases {
-		if got := failed(child.Exit{Status: tc.ws}, sent); got != tc.want {
+		if got := failed(child.Exit{Status: tc.ws}, &sent); got != tc.want {
 			t.Errorf("failed(%#x) = %v, want %v", uint32(tc.ws), got, tc.want)
 		}
 	}

@@ -35,6 +35,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer quiet.Stop()
 	dirty := map[string]bool{}   // files an event named since the last check
 	pending := map[string]bool{} // changed files not yet received by the consumer
+	var first, last time.Time    // of the events since the last check
+	var times Change             // the timing of what pending holds
+	seen := func() {
+		last = time.Now()
+		if first.IsZero() {
+			first = last
+		}
+		quiet.Reset(w.debounce)
+	}
 	for {
 		var out chan<- Change
 		if len(pending) > 0 {
@@ -48,20 +57,27 @@ func (w *Watcher) Run(ctx context.Context) error {
 				return nil
 			}
 			if w.mark(ev, dirty) {
-				quiet.Reset(w.debounce)
+				seen()
 			}
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return nil
 			}
 			if w.handleError(err, dirty) {
-				quiet.Reset(w.debounce)
+				seen()
 			}
 		case <-quiet.C:
-			w.check(dirty, pending)
+			if w.check(dirty, pending) > 0 {
+				if times.FirstEvent.IsZero() {
+					times.FirstEvent = first
+				}
+				times.LastEvent, times.Compared = last, time.Now()
+			}
 			clear(dirty)
-		case out <- changeOf(pending):
+			first, last = time.Time{}, time.Time{}
+		case out <- changeOf(pending, times):
 			clear(pending)
+			times = Change{}
 		}
 	}
 }
@@ -109,9 +125,9 @@ func (w *Watcher) handleError(err error, dirty map[string]bool) bool {
 	return true
 }
 
-// check hashes the dirty files and adds those whose content changed to
-// pending.
-func (w *Watcher) check(dirty, pending map[string]bool) {
+// check hashes the dirty files, adds those whose content changed to
+// pending, and says how many did.
+func (w *Watcher) check(dirty, pending map[string]bool) (changed int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for abs := range dirty {
@@ -126,10 +142,13 @@ func (w *Watcher) check(dirty, pending map[string]bool) {
 		w.log.Debug("file changed", "path", f.name, "missing", state == stateMissing)
 		f.state = state
 		pending[f.name] = true
+		changed++
 	}
+	return changed
 }
 
-func changeOf(pending map[string]bool) Change {
+// changeOf is the Change for pending, with the timing of times.
+func changeOf(pending map[string]bool, times Change) Change {
 	if len(pending) == 0 {
 		return Change{}
 	}
@@ -138,5 +157,6 @@ func changeOf(pending map[string]bool) Change {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
-	return Change{Paths: paths}
+	times.Paths = paths
+	return times
 }

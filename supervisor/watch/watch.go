@@ -40,6 +40,10 @@ type Options struct {
 // given to New or SetPaths, sorted and without duplicates.
 type Change struct {
 	Paths []string
+	// FirstEvent and LastEvent are when the first and the last event behind
+	// this Change were read; Compared is when the files were hashed (the
+	// quiet period had ended). They time a reload's first steps.
+	FirstEvent, LastEvent, Compared time.Time
 }
 
 // Watcher watches a set of files and sends a Change when their content

@@ -1,8 +1,13 @@
 // Command siglatency measures how long a signal takes to reach a child that
 // waits for it: sent straight to the child, through vigil, and through tini.
 // The child is this program again ("siglatency child"): it acknowledges each
-// SIGUSR1 with one byte on its stdout, a pipe back to the measuring process,
-// so each sample is the time from kill(2) to reading that byte.
+// SIGUSR1 or SIGPIPE with one byte on its stdout, a pipe back to the
+// measuring process, so each sample is the time from kill(2) to reading that
+// byte. SIGUSR1 is one of the signals vigil reads from a signalfd and
+// forwards at once; SIGPIPE takes vigil's other path (os/signal, then
+// vigil's event loop), as do the signals the Go runtime never lets a program
+// block (HUP, INT, QUIT, ABRT, TERM, SYS), which this Go child could not
+// wait for in the kernel either.
 //
 //	go build -o /tmp/siglatency ./supervisor/internal/siglatency
 //	/tmp/siglatency -vigil bin/vigil -tini /usr/bin/tini -n 5000
@@ -16,6 +21,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +36,7 @@ func main() {
 	vigil := flag.String("vigil", "bin/vigil", "vigil binary (empty: skip)")
 	tini := flag.String("tini", "/usr/bin/tini", "tini binary (empty: skip)")
 	n := flag.Int("n", 2000, "signals per setup and round")
+	sigNames := flag.String("signals", "USR1,PIPE", "signals to measure, each in its own rows")
 	rounds := flag.Int("rounds", 5, "rounds; the setups take turns so a noisy moment hits all of them")
 	flag.Parse()
 	self, err := os.Executable()
@@ -38,35 +45,42 @@ func main() {
 	}
 	type setup struct {
 		name    string
+		sig     syscall.Signal
 		argv    []string
 		samples []time.Duration
 	}
-	setups := []*setup{
-		{name: "direct", argv: []string{self, "child"}},
-		{name: "vigil", argv: []string{*vigil, "--", self, "child"}},
-		{name: "tini", argv: []string{*tini, "-s", "--", self, "child"}},
+	var setups []*setup
+	for _, name := range strings.Split(*sigNames, ",") {
+		sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.TrimSpace(name), "SIG"))
+		if sig != unix.SIGUSR1 && sig != unix.SIGPIPE {
+			fail(fmt.Errorf("-signals: %q: only USR1 and PIPE are measured", name))
+		}
+		setups = append(setups,
+			&setup{name: "direct", sig: sig, argv: []string{self, "child"}},
+			&setup{name: "vigil", sig: sig, argv: []string{*vigil, "--", self, "child"}},
+			&setup{name: "tini", sig: sig, argv: []string{*tini, "-s", "--", self, "child"}})
 	}
 	for r := 0; r < *rounds; r++ {
 		for _, s := range setups {
 			if s.argv[0] == "" {
 				continue
 			}
-			samples, err := measure(s.argv, *n)
+			samples, err := measure(s.argv, s.sig, *n)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", s.name, err))
 			}
 			s.samples = append(s.samples, samples...)
 		}
 	}
-	fmt.Printf("signal forwarding latency, SIGUSR1 sent to ack read, %d samples each (%d rounds)\n", *n**rounds, *rounds)
-	fmt.Printf("%-8s %10s %10s %10s\n", "setup", "median", "p99", "max")
+	fmt.Printf("signal forwarding latency, kill(2) to the child's ack read, %d samples each (%d rounds)\n", *n**rounds, *rounds)
+	fmt.Printf("%-8s %-8s %10s %10s %10s\n", "setup", "signal", "median", "p99", "max")
 	for _, s := range setups {
 		if len(s.samples) == 0 {
 			continue
 		}
 		slices.Sort(s.samples)
 		q := func(f float64) time.Duration { return s.samples[int(f*float64(len(s.samples)-1))] }
-		fmt.Printf("%-8s %10s %10s %10s\n", s.name, us(q(0.5)), us(q(0.99)), us(q(1)))
+		fmt.Printf("%-8s %-8s %10s %10s %10s\n", s.name, unix.SignalName(s.sig), us(q(0.5)), us(q(0.99)), us(q(1)))
 	}
 }
 
@@ -81,7 +95,7 @@ func fail(err error) {
 // own child (the measured child, or the supervisor in front of it) n times
 // after a warm-up. The pipe is read with a blocking read on a locked thread,
 // so the Go scheduler is not part of what is measured.
-func measure(argv []string, n int) ([]time.Duration, error) {
+func measure(argv []string, sig syscall.Signal, n int) ([]time.Duration, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var p [2]int
@@ -117,7 +131,7 @@ func measure(argv []string, n int) ([]time.Duration, error) {
 	samples := make([]time.Duration, 0, n)
 	for i := 0; i < warmup+n; i++ {
 		start := time.Now()
-		if err := syscall.Kill(target, syscall.SIGUSR1); err != nil {
+		if err := syscall.Kill(target, sig); err != nil {
 			return nil, err
 		}
 		if err := readByte(p[0], buf); err != nil {
@@ -145,14 +159,14 @@ func readByte(fd int, buf []byte) error {
 	}
 }
 
-// child acknowledges each SIGUSR1 with a byte on stdout; SIGTERM ends it
-// (default action). It waits in the kernel: it first re-execs itself with
-// SIGUSR1 blocked (every thread of the new image then keeps it blocked) and
+// child acknowledges each SIGUSR1 and SIGPIPE with a byte on stdout; SIGTERM
+// ends it (default action). It waits in the kernel: it first re-execs itself
+// with both blocked (every thread of the new image then keeps it blocked) and
 // reads the signal from a signalfd, so no Go signal handler or goroutine
 // hand-off is part of the measurement. The pid does not change.
 func child() {
 	usr1 := unix.Sigset_t{}
-	usr1.Val[0] = 1 << (unix.SIGUSR1 - 1)
+	usr1.Val[0] = 1<<(unix.SIGUSR1-1) | 1<<(unix.SIGPIPE-1)
 	if os.Getenv("SIGLATENCY_BLOCKED") == "" {
 		runtime.LockOSThread()
 		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &usr1, nil); err != nil {

@@ -1,0 +1,225 @@
+package signals
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// How a signal reaches vigil, and why there are two ways.
+//
+// The Go runtime catches a signal in a handler on whatever thread the kernel
+// picked, wakes its signal goroutine on another thread, which then wakes the
+// receiver of the os/signal channel: two thread hand-offs, which on a VM cost
+// about 150µs between a kill(2) and the forwarded kill(2) (see
+// supervisor/internal/siglatency). A signal that every thread of the process
+// blocks instead stays pending in the kernel, where a signalfd reads it: the
+// netpoller's thread wakes and the goroutine reading the signalfd forwards the
+// signal itself (a Route), without another hand-off (about 30µs here).
+//
+// Every thread must block such a signal, or the kernel delivers it to one that
+// does not. Go threads take their mask from the one the process started with,
+// so vigil re-executes itself once with these signals blocked (Prepare). The
+// runtime unblocks some signals on every thread whatever the start mask
+// (those that stop or crash a Go program: HUP, INT, QUIT, ABRT, TERM, SYS and
+// the synchronous ones), and vigil keeps SIGPIPE on os/signal so that a write
+// to a closed stderr does not kill it; all those arrive through os/signal.
+
+// fdSignal reports whether vigil reads sig from its signalfd rather than
+// through os/signal (see above).
+func fdSignal(sig syscall.Signal) bool {
+	switch sig {
+	case unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP,
+		unix.SIGABRT, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGPIPE,
+		unix.SIGTERM, unix.SIGSTKFLT, unix.SIGSYS:
+		return false
+	}
+	return sig >= 1 && sig <= rtMax && sig != unix.SIGKILL && sig != unix.SIGSTOP &&
+		sig != unix.SIGCHLD && sig != unix.SIGURG && sig != unix.SIGPROF && sig != rtMin
+}
+
+// fdSet is the signals Prepare blocks: every Forwarded one read from the
+// signalfd.
+func fdSet() unix.Sigset_t {
+	var set unix.Sigset_t
+	for _, s := range Forwarded {
+		if sig := s.(syscall.Signal); fdSignal(sig) {
+			addSig(&set, sig)
+		}
+	}
+	return set
+}
+
+func addSig(set *unix.Sigset_t, sig syscall.Signal) {
+	set.Val[(sig-1)/64] |= 1 << (uint(sig-1) % 64)
+}
+
+func hasSig(set *unix.Sigset_t, sig syscall.Signal) bool {
+	return set.Val[(sig-1)/64]&(1<<(uint(sig-1)%64)) != 0
+}
+
+// preparedEnv marks the re-executed vigil, so that it never re-executes
+// again; Prepare removes it from the environment at once.
+const preparedEnv = "VIGIL_SIGNALS_PREPARED"
+
+// Prepare makes every thread of vigil block the signals it reads from a
+// signalfd: unless they are blocked already, it re-executes vigil (same
+// pid, arguments and environment) with them blocked, so that the new image's
+// threads all start with them blocked. Call it first thing in main, after
+// reexec.Main. A signal sent meanwhile stays pending and is read once the
+// Source is open. If the re-exec fails, vigil goes on, and those signals
+// arrive through os/signal like the rest (with a warning on stderr).
+func Prepare() {
+	if os.Getenv(preparedEnv) != "" {
+		os.Unsetenv(preparedEnv)
+		return
+	}
+	set := fdSet()
+	// The mask is per thread, and exec keeps the calling thread's.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		fmt.Fprintf(os.Stderr, "vigil: warning: block signals: %v; forwarding them through the Go runtime\n", err)
+		return
+	}
+	if allIn(&old, &set) {
+		return // started with them blocked (a parent did it): nothing to do
+	}
+	err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), preparedEnv+"=1"))
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	fmt.Fprintf(os.Stderr, "vigil: warning: re-exec with signals blocked: %v; forwarding them through the Go runtime\n", err)
+}
+
+func allIn(mask, set *unix.Sigset_t) bool {
+	for i := range set.Val {
+		if mask.Val[i]&set.Val[i] != set.Val[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Caught is a signal vigil received. Routed says a Route took it the moment
+// it was read; Pid and Err are what sending it on gave.
+type Caught struct {
+	Sig    syscall.Signal
+	Routed bool
+	Pid    int
+	Err    error
+}
+
+// A Route passes a signal on the moment it is read, on the reading
+// goroutine. It reports whether it took sig, and if so to which pid it sent
+// it and with what error; a signal it does not take is left to the receiver
+// of the Source's channel. It must be safe to call from any goroutine.
+type Route func(sig syscall.Signal) (taken bool, pid int, err error)
+
+// Source delivers the signals vigil catches, every Forwarded one, on one
+// channel, in the order they were read.
+type Source struct {
+	c     chan Caught
+	route atomic.Pointer[Route]
+	// Fast lists the signals read from the signalfd; the others arrive
+	// through os/signal.
+	Fast []syscall.Signal
+}
+
+// Open starts catching every Forwarded signal: from a signalfd those that
+// Prepare blocked, through os/signal the others. Call it right after
+// Prepare. A signal caught before its receiver reads the channel waits
+// there, or pending in the kernel, never lost.
+func Open() *Source {
+	s := &Source{c: make(chan Caught, 128)}
+	var mask, fast unix.Sigset_t
+	// SIG_BLOCK of an empty set reads the mask. Every thread but os/signal's
+	// own has the same for these signals (they all start from the mask the
+	// process started with), so the thread this runs on does not matter.
+	_ = unix.PthreadSigmask(unix.SIG_BLOCK, &unix.Sigset_t{}, &mask)
+	var slow []os.Signal
+	for _, o := range Forwarded {
+		sig := o.(syscall.Signal)
+		if fdSignal(sig) && hasSig(&mask, sig) {
+			addSig(&fast, sig)
+			s.Fast = append(s.Fast, sig)
+		} else {
+			slow = append(slow, sig)
+		}
+	}
+	if len(s.Fast) > 0 {
+		fd, err := unix.Signalfd(-1, &fast, unix.SFD_NONBLOCK|unix.SFD_CLOEXEC)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vigil: warning: signalfd: %v; forwarding every signal through the Go runtime\n", err)
+			// os/signal's thread unblocks what it is asked to catch.
+			for _, sig := range s.Fast {
+				slow = append(slow, sig)
+			}
+			s.Fast = nil
+		} else {
+			// Non-blocking, so reads wait in the netpoller.
+			go s.readFd(os.NewFile(uintptr(fd), "signalfd"))
+		}
+	}
+	// The runtime drops a signal when the channel is full; 128 slots hold
+	// far more than a burst of distinct signals can produce.
+	c := make(chan os.Signal, 128)
+	if len(slow) == 0 { // Notify with no signals would catch them all
+		return s
+	}
+	signal.Notify(c, slow...)
+	go func() {
+		for o := range c {
+			s.deliver(o.(syscall.Signal))
+		}
+	}()
+	return s
+}
+
+// C is the channel caught signals arrive on.
+func (s *Source) C() <-chan Caught { return s.c }
+
+// SetRoute makes r take signals as they are read, from now on; nil leaves
+// every signal to the channel's receiver.
+func (s *Source) SetRoute(r Route) {
+	if r == nil {
+		s.route.Store(nil)
+		return
+	}
+	s.route.Store(&r)
+}
+
+func (s *Source) deliver(sig syscall.Signal) {
+	c := Caught{Sig: sig}
+	if r := s.route.Load(); r != nil {
+		if taken, pid, err := (*r)(sig); taken {
+			c.Routed, c.Pid, c.Err = true, pid, err
+		}
+	}
+	s.c <- c
+}
+
+// readFd reads signals from the signalfd f until it fails.
+func (s *Source) readFd(f *os.File) {
+	const size = int(unsafe.Sizeof(unix.SignalfdSiginfo{}))
+	buf := make([]byte, 16*size)
+	for {
+		n, err := f.Read(buf)
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				fmt.Fprintf(os.Stderr, "vigil: warning: read signalfd: %v; no more signals from it\n", err)
+			}
+			return
+		}
+		for off := 0; off+size <= n; off += size {
+			info := (*unix.SignalfdSiginfo)(unsafe.Pointer(&buf[off]))
+			s.deliver(syscall.Signal(info.Signo))
+		}
+	}
+}

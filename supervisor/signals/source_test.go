@@ -1,0 +1,245 @@
+package signals
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const helperEnv = "VIGIL_SIGNALS_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(helper())
+	}
+	// A race-built process sleeps atexit_sleep_ms (default 1s) before it
+	// exits; the helpers are race-built under -race.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	os.Exit(m.Run())
+}
+
+// helper is vigil's start in small: Prepare, Open, and a Route that takes
+// SIGUSR1. It prints "ready PID MARKER FAST" and then one line per signal,
+// and exits on SIGTERM.
+func helper() int {
+	Prepare()
+	src := Open()
+	src.SetRoute(func(sig syscall.Signal) (bool, int, error) {
+		return sig == unix.SIGUSR1, 42, nil
+	})
+	var fast []string
+	for _, sig := range src.Fast {
+		fast = append(fast, Name(sig))
+	}
+	fmt.Printf("ready %d marker=%q fast=%s\n", os.Getpid(), os.Getenv(preparedEnv), strings.Join(fast, ","))
+	for c := range src.C() {
+		fmt.Printf("caught %s routed=%v pid=%d\n", Name(c.Sig), c.Routed, c.Pid)
+		if c.Sig == unix.SIGTERM {
+			return 0
+		}
+	}
+	return 1
+}
+
+type helperProc struct {
+	cmd   *exec.Cmd
+	lines *bufio.Scanner
+	ready []string
+}
+
+func startHelper(t *testing.T, env ...string) *helperProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	h := &helperProc{cmd: cmd, lines: bufio.NewScanner(out)}
+	h.ready = strings.Fields(h.next(t))
+	if len(h.ready) != 4 || h.ready[0] != "ready" {
+		t.Fatalf("helper said %q", h.ready)
+	}
+	return h
+}
+
+// next returns the helper's next line; a helper that died ends the test.
+func (h *helperProc) next(t *testing.T) string {
+	t.Helper()
+	if !h.lines.Scan() {
+		t.Fatalf("helper ended: %v", h.lines.Err())
+	}
+	return h.lines.Text()
+}
+
+func (h *helperProc) signal(t *testing.T, sig syscall.Signal, want string) {
+	t.Helper()
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.next(t); got != want {
+		t.Fatalf("after %s: helper said %q, want %q", Name(sig), got, want)
+	}
+}
+
+// TestPrepareAndOpen runs the real start: the process re-executes itself
+// once (same pid, marker gone), every thread blocks the signals read from
+// the signalfd, a Route takes what it wants the moment it is read, and the
+// signals Go never lets a program block arrive through os/signal.
+func TestPrepareAndOpen(t *testing.T) {
+	h := startHelper(t)
+	if h.ready[1] != strconv.Itoa(h.cmd.Process.Pid) {
+		t.Errorf("pid after the re-exec %s, want %d", h.ready[1], h.cmd.Process.Pid)
+	}
+	if h.ready[2] != `marker=""` {
+		t.Errorf("the re-exec marker is still in the environment: %s", h.ready[2])
+	}
+	fast := strings.Split(strings.TrimPrefix(h.ready[3], "fast="), ",")
+	for _, name := range []string{"SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT", "SIGALRM", "SIGRTMIN+1", "SIGRTMIN+30"} {
+		if !slices.Contains(fast, name) {
+			t.Errorf("%s is not read from the signalfd; fast = %v", name, fast)
+		}
+	}
+	for _, name := range []string{"SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGSEGV", "SIGRTMIN+0"} {
+		if slices.Contains(fast, name) {
+			t.Errorf("%s is read from the signalfd; it must come through os/signal", name)
+		}
+	}
+
+	// Every thread blocks every fast signal, or the kernel could hand one
+	// to a thread that does not.
+	want := fdSet()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", h.cmd.Process.Pid))
+	if len(tasks) == 0 {
+		t.Fatal("no threads found")
+	}
+	for _, status := range tasks {
+		blk := sigBlk(t, status)
+		if blk&want.Val[0] != want.Val[0] {
+			t.Errorf("%s: SigBlk %016x lacks %016x", status, blk, want.Val[0]&^blk)
+		}
+	}
+
+	h.signal(t, unix.SIGUSR1, "caught SIGUSR1 routed=true pid=42")
+	h.signal(t, unix.SIGUSR2, "caught SIGUSR2 routed=false pid=0")
+	h.signal(t, 35, "caught SIGRTMIN+1 routed=false pid=0")
+	h.signal(t, unix.SIGHUP, "caught SIGHUP routed=false pid=0")
+	h.signal(t, unix.SIGPIPE, "caught SIGPIPE routed=false pid=0")
+	h.signal(t, unix.SIGTERM, "caught SIGTERM routed=false pid=0")
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+}
+
+// TestPendingBeforeOpen: a fast signal sent while the process starts with
+// it blocked (so before any handler or signalfd exists) is read once the
+// Source opens, exactly once.
+func TestPendingBeforeOpen(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), helperEnv+"=1")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Block SIGUSR1 in the thread that forks, so the helper starts with
+		// it blocked, and send it before the helper can have run a line.
+		var set unix.Sigset_t
+		addSig(&set, unix.SIGUSR1)
+		err = withLockedMask(&set, func() error {
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			return cmd.Process.Signal(unix.SIGUSR1)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &helperProc{cmd: cmd, lines: bufio.NewScanner(out)}
+		if ready := h.next(t); !strings.HasPrefix(ready, "ready ") {
+			t.Fatalf("helper said %q", ready)
+		}
+		// Routed or not: it may be read before the Route is set.
+		if got := h.next(t); !strings.HasPrefix(got, "caught SIGUSR1 ") {
+			t.Fatalf("run %d: first line %q, want the early SIGUSR1", i, got)
+		}
+		h.signal(t, unix.SIGTERM, "caught SIGTERM routed=false pid=0")
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper: %v", err)
+		}
+	}
+}
+
+// TestWithoutBlockedSignals: when the signals are not blocked after all
+// (here: the marker says the re-exec happened, but it did not), every
+// signal comes through os/signal, and the Route still takes what it wants.
+func TestWithoutBlockedSignals(t *testing.T) {
+	h := startHelper(t, preparedEnv+"=1")
+	if h.ready[3] != "fast=" {
+		t.Errorf("signals read from a signalfd although none is blocked: %s", h.ready[3])
+	}
+	h.signal(t, unix.SIGUSR1, "caught SIGUSR1 routed=true pid=42")
+	h.signal(t, unix.SIGUSR2, "caught SIGUSR2 routed=false pid=0")
+	h.signal(t, unix.SIGTERM, "caught SIGTERM routed=false pid=0")
+}
+
+// withLockedMask runs f on a locked thread whose mask has set blocked (a
+// fork copies the forking thread's mask, and exec keeps it).
+func withLockedMask(set *unix.Sigset_t, f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		// Not unlocked: the thread's mask was changed, so it exits with the
+		// goroutine rather than going back to the pool.
+		runtime.LockOSThread()
+		if err := unix.PthreadSigmask(unix.SIG_BLOCK, set, nil); err != nil {
+			done <- err
+			return
+		}
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("start with a blocked signal: no answer in 30s")
+	}
+}
+
+// sigBlk reads the SigBlk line of a /proc status file.
+func sigBlk(t *testing.T, path string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigBlk:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no SigBlk in %s", path)
+	return 0
+}
