@@ -152,6 +152,9 @@ func Start(r *reaper.Reaper, spec Spec, events chan<- Event, log hclog.Logger) (
 // Pid is the child's pid (also its process group and session id).
 func (c *Child) Pid() int { return c.pid }
 
+// Group says whether Signal reaches the child's whole process group.
+func (c *Child) Group() bool { return c.group }
+
 // Done is closed when the child has ended; Exit is valid from then on.
 func (c *Child) Done() <-chan struct{} { return c.done }
 

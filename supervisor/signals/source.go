@@ -107,25 +107,16 @@ func allIn(mask, set *unix.Sigset_t) bool {
 	return true
 }
 
-// Caught is a signal vigil received. Routed says a Route took it the moment
-// it was read; Pid and Err are what sending it on gave.
-type Caught struct {
-	Sig    syscall.Signal
-	Routed bool
-	Pid    int
-	Err    error
-}
-
 // A Route passes a signal on the moment it is read, on the reading
-// goroutine. It reports whether it took sig, and if so to which pid it sent
-// it and with what error; a signal it does not take is left to the receiver
-// of the Source's channel. It must be safe to call from any goroutine.
-type Route func(sig syscall.Signal) (taken bool, pid int, err error)
+// goroutine, and reports whether it took it; a signal it does not take goes
+// to the Source's channel. It must be safe to call from any goroutine, and
+// it does its own logging: nothing else hears of a signal it took.
+type Route func(sig syscall.Signal) (taken bool)
 
-// Source delivers the signals vigil catches, every Forwarded one, on one
-// channel, in the order they were read.
+// Source delivers the signals vigil catches, every Forwarded one that no
+// Route takes, on one channel, in the order they were read.
 type Source struct {
-	c     chan Caught
+	c     chan syscall.Signal
 	route atomic.Pointer[Route]
 	// Fast lists the signals read from the signalfd; the others arrive
 	// through os/signal.
@@ -137,7 +128,7 @@ type Source struct {
 // Prepare. A signal caught before its receiver reads the channel waits
 // there, or pending in the kernel, never lost.
 func Open() *Source {
-	s := &Source{c: make(chan Caught, 128)}
+	s := &Source{c: make(chan syscall.Signal, 128)}
 	var mask, fast unix.Sigset_t
 	// SIG_BLOCK of an empty set reads the mask. Every thread but os/signal's
 	// own has the same for these signals (they all start from the mask the
@@ -183,7 +174,7 @@ func Open() *Source {
 }
 
 // C is the channel caught signals arrive on.
-func (s *Source) C() <-chan Caught { return s.c }
+func (s *Source) C() <-chan syscall.Signal { return s.c }
 
 // SetRoute makes r take signals as they are read, from now on; nil leaves
 // every signal to the channel's receiver.
@@ -196,13 +187,10 @@ func (s *Source) SetRoute(r Route) {
 }
 
 func (s *Source) deliver(sig syscall.Signal) {
-	c := Caught{Sig: sig}
-	if r := s.route.Load(); r != nil {
-		if taken, pid, err := (*r)(sig); taken {
-			c.Routed, c.Pid, c.Err = true, pid, err
-		}
+	if r := s.route.Load(); r != nil && (*r)(sig) {
+		return
 	}
-	s.c <- c
+	s.c <- sig
 }
 
 // readFd reads signals from the signalfd f until it fails.

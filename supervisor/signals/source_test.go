@@ -30,22 +30,27 @@ func TestMain(m *testing.M) {
 }
 
 // helper is vigil's start in small: Prepare, Open, and a Route that takes
-// SIGUSR1. It prints "ready PID MARKER FAST" and then one line per signal,
-// and exits on SIGTERM.
+// SIGUSR1. It prints "ready PID MARKER FAST" and then one line per signal
+// ("routed SIGUSR1" from the Route, "caught SIG" from the channel), and
+// exits on SIGTERM.
 func helper() int {
 	Prepare()
 	src := Open()
-	src.SetRoute(func(sig syscall.Signal) (bool, int, error) {
-		return sig == unix.SIGUSR1, 42, nil
+	src.SetRoute(func(sig syscall.Signal) bool {
+		if sig != unix.SIGUSR1 {
+			return false
+		}
+		fmt.Printf("routed %s\n", Name(sig))
+		return true
 	})
 	var fast []string
 	for _, sig := range src.Fast {
 		fast = append(fast, Name(sig))
 	}
 	fmt.Printf("ready %d marker=%q fast=%s\n", os.Getpid(), os.Getenv(preparedEnv), strings.Join(fast, ","))
-	for c := range src.C() {
-		fmt.Printf("caught %s routed=%v pid=%d\n", Name(c.Sig), c.Routed, c.Pid)
-		if c.Sig == unix.SIGTERM {
+	for sig := range src.C() {
+		fmt.Printf("caught %s\n", Name(sig))
+		if sig == unix.SIGTERM {
 			return 0
 		}
 	}
@@ -139,12 +144,12 @@ func TestPrepareAndOpen(t *testing.T) {
 		}
 	}
 
-	h.signal(t, unix.SIGUSR1, "caught SIGUSR1 routed=true pid=42")
-	h.signal(t, unix.SIGUSR2, "caught SIGUSR2 routed=false pid=0")
-	h.signal(t, 35, "caught SIGRTMIN+1 routed=false pid=0")
-	h.signal(t, unix.SIGHUP, "caught SIGHUP routed=false pid=0")
-	h.signal(t, unix.SIGPIPE, "caught SIGPIPE routed=false pid=0")
-	h.signal(t, unix.SIGTERM, "caught SIGTERM routed=false pid=0")
+	h.signal(t, unix.SIGUSR1, "routed SIGUSR1")
+	h.signal(t, unix.SIGUSR2, "caught SIGUSR2")
+	h.signal(t, 35, "caught SIGRTMIN+1")
+	h.signal(t, unix.SIGHUP, "caught SIGHUP")
+	h.signal(t, unix.SIGPIPE, "caught SIGPIPE")
+	h.signal(t, unix.SIGTERM, "caught SIGTERM")
 	if err := h.cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
@@ -179,10 +184,10 @@ func TestPendingBeforeOpen(t *testing.T) {
 			t.Fatalf("helper said %q", ready)
 		}
 		// Routed or not: it may be read before the Route is set.
-		if got := h.next(t); !strings.HasPrefix(got, "caught SIGUSR1 ") {
+		if got := h.next(t); got != "routed SIGUSR1" && got != "caught SIGUSR1" {
 			t.Fatalf("run %d: first line %q, want the early SIGUSR1", i, got)
 		}
-		h.signal(t, unix.SIGTERM, "caught SIGTERM routed=false pid=0")
+		h.signal(t, unix.SIGTERM, "caught SIGTERM")
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("helper: %v", err)
 		}
@@ -197,9 +202,9 @@ func TestWithoutBlockedSignals(t *testing.T) {
 	if h.ready[3] != "fast=" {
 		t.Errorf("signals read from a signalfd although none is blocked: %s", h.ready[3])
 	}
-	h.signal(t, unix.SIGUSR1, "caught SIGUSR1 routed=true pid=42")
-	h.signal(t, unix.SIGUSR2, "caught SIGUSR2 routed=false pid=0")
-	h.signal(t, unix.SIGTERM, "caught SIGTERM routed=false pid=0")
+	h.signal(t, unix.SIGUSR1, "routed SIGUSR1")
+	h.signal(t, unix.SIGUSR2, "caught SIGUSR2")
+	h.signal(t, unix.SIGTERM, "caught SIGTERM")
 }
 
 // withLockedMask runs f on a locked thread whose mask has set blocked (a

@@ -22,7 +22,7 @@ const cleanupPoll = 20 * time.Millisecond
 // Descendants are found by walking /proc from vigil's pid, which works the
 // same as PID 1 and as a subreaper and never touches unrelated processes.
 // Finally every zombie is reaped, so none is left unaccounted for.
-func (s *Supervisor) cleanup(sigs <-chan signals.Caught) {
+func (s *Supervisor) cleanup(sigs <-chan syscall.Signal) {
 	defer s.reaper.Reap()
 	pids := s.descendants()
 	if len(pids) == 0 {
@@ -47,7 +47,7 @@ func (s *Supervisor) cleanup(sigs <-chan signals.Caught) {
 // awaitDescendants waits up to the grace for every descendant to exit and
 // reports whether they did. SIGTERM is ignored meanwhile (already stopping);
 // SIGINT ends the wait early.
-func (s *Supervisor) awaitDescendants(sigs <-chan signals.Caught) bool {
+func (s *Supervisor) awaitDescendants(sigs <-chan syscall.Signal) bool {
 	grace := time.NewTimer(s.cfg.DescendantGrace)
 	defer grace.Stop()
 	poll := time.NewTicker(cleanupPoll)
@@ -60,16 +60,12 @@ func (s *Supervisor) awaitDescendants(sigs <-chan signals.Caught) bool {
 			}
 		case <-grace.C:
 			return false
-		case c := <-sigs:
-			if c.Routed { // published before the loop ended: it reached a child
-				s.logRouted(c)
-				continue
-			}
-			if c.Sig == syscall.SIGINT {
+		case sig := <-sigs:
+			if sig == syscall.SIGINT {
 				s.log.Warn("SIGINT while waiting for descendants: killing them now")
 				return false
 			}
-			s.log.Debug("signal ignored: no child left", "signal", signals.Name(c.Sig))
+			s.log.Debug("signal ignored: no child left", "signal", signals.Name(sig))
 		}
 	}
 }

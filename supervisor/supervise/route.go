@@ -3,19 +3,7 @@ package supervise
 import (
 	"sync/atomic"
 	"syscall"
-
-	"github.com/vigil-sh/vigil/supervisor/signals"
 )
-
-// onCaught handles a signal from the Source: one the Route already sent is
-// only logged; any other is the loop's to act on.
-func (s *Supervisor) onCaught(c signals.Caught) {
-	if c.Routed {
-		s.logRouted(c)
-		return
-	}
-	s.onSignal(c.Sig)
-}
 
 // publishRoute keeps the Source's Route pointed at the current child while
 // it runs, so that a plain forwarded signal goes to it the moment vigil reads
@@ -39,25 +27,16 @@ func (s *Supervisor) publishRoute(sigs Signals) {
 		sigs.SetRoute(nil)
 		return
 	}
-	c := p.c // never changes; the child's Signal is safe from any goroutine
-	sigs.SetRoute(func(sig syscall.Signal) (bool, int, error) {
+	// Only what is safe from any goroutine: p.c never changes and its
+	// methods are, as is the logger; p.sent is atomic.
+	log := s.log
+	sigs.SetRoute(func(sig syscall.Signal) bool {
 		if sig == syscall.SIGTERM || sig == syscall.SIGINT || (sig == syscall.SIGHUP && hup) {
-			return false, 0, nil
+			return false
 		}
-		// Marked before it is sent: the child may die of it before this
-		// loop hears about the signal, and that death is not a crash.
-		p.sent.add(sig)
-		return true, c.Pid(), c.Signal(sig)
+		send(log, p, sig)
+		return true
 	})
-}
-
-// logRouted logs a signal the Route sent, as send does for the loop's own.
-func (s *Supervisor) logRouted(c signals.Caught) {
-	if c.Err != nil {
-		s.log.Debug("signal not forwarded", "signal", signals.Name(c.Sig), "pid", c.Pid, "error", c.Err)
-		return
-	}
-	s.logForwarded(c.Sig, c.Pid)
 }
 
 // sigSet is a set of signals 1 to 64, safe for concurrent use: the Route

@@ -3,6 +3,8 @@ package supervise
 import (
 	"syscall"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/vigil-sh/vigil/supervisor/signals"
 )
 
@@ -58,22 +60,24 @@ func (s *Supervisor) flushQueued() {
 	}
 }
 
-func (s *Supervisor) send(p *proc, sig syscall.Signal) {
+func (s *Supervisor) send(p *proc, sig syscall.Signal) { send(s.log, p, sig) }
+
+// send forwards sig to p and logs it. It is safe from any goroutine (the
+// signal Route calls it too): it marks sig sent before sending it, since
+// the child may die of it before anyone hears of the signal, and that death
+// is not a crash.
+func send(log hclog.Logger, p *proc, sig syscall.Signal) {
 	p.sent.add(sig)
 	if err := p.c.Signal(sig); err != nil {
-		s.log.Debug("signal not forwarded", "signal", signals.Name(sig), "pid", p.c.Pid(), "error", err)
+		log.Debug("signal not forwarded", "signal", signals.Name(sig), "pid", p.c.Pid(), "error", err)
 		return
 	}
-	s.logForwarded(sig, p.c.Pid())
-}
-
-func (s *Supervisor) logForwarded(sig syscall.Signal, pid int) {
 	// A terminal being resized sends a burst of these.
-	level := s.log.Info
+	level := log.Info
 	if sig == syscall.SIGWINCH {
-		level = s.log.Debug
+		level = log.Debug
 	}
-	level("signal forwarded", "signal", signals.Name(sig), "pid", pid, "group", s.cfg.Command.Group)
+	level("signal forwarded", "signal", signals.Name(sig), "pid", p.c.Pid(), "group", p.c.Group())
 }
 
 // stop starts (or repeats) a stop with sig: every child gets it (the

@@ -99,7 +99,7 @@ type Watcher interface {
 // its current child so that plain forwarded signals skip the hop through
 // this loop.
 type Signals interface {
-	C() <-chan signals.Caught
+	C() <-chan syscall.Signal
 	SetRoute(signals.Route)
 }
 
@@ -182,8 +182,8 @@ func (s *Supervisor) Run(ctx context.Context, sigs Signals) Result {
 	caught := sigs.C()
 	for !s.ended || len(s.procs) > 0 {
 		select {
-		case c := <-caught:
-			s.onCaught(c)
+		case sig := <-caught:
+			s.onSignal(sig)
 		case ev := <-s.events:
 			s.onEvent(ev)
 		case n := <-s.notes:
