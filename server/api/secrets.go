@@ -3,7 +3,11 @@ package api
 import (
 	"bytes"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -111,9 +115,17 @@ func (a *API) read(ctx *requestCtx) {
 		writeFile(ctx, sec.Data)
 		return
 	}
+	expiration := int64(sec.TTL / time.Second)
+	if b, ok := appendPlainSecretBody(nil, sec.Data, expiration, sec.OneTime); ok {
+		// What writeJSON does, without reflection and a second copy.
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.SetContentType("application/json")
+		ctx.Response.SetBodyRaw(b)
+		return
+	}
 	writeJSON(ctx, fasthttp.StatusOK, secretBody{
 		Message:    string(sec.Data),
-		Expiration: int64(sec.TTL / time.Second),
+		Expiration: expiration,
 		OneTime:    sec.OneTime,
 	})
 }
@@ -152,3 +164,54 @@ func (a *API) status(ctx *requestCtx) {
 	}
 	writeJSON(ctx, fasthttp.StatusOK, statusBody{OneTime: oneTime})
 }
+
+// appendPlainSecretBody appends the JSON of a secretBody, byte for byte what
+// json.Marshal writes, when data is plain: printable ASCII and line breaks,
+// as an armored message is. Otherwise it reports false and the caller
+// marshals (json.Marshal has more to escape: other control characters,
+// '<', '>', '&', and non-ASCII).
+func appendPlainSecretBody(dst, data []byte, expiration int64, oneTime bool) ([]byte, bool) {
+	dst = slices.Grow(dst, len(data)+len(data)/32+64)
+	dst = append(dst, `{"message":"`...)
+	for len(data) > 0 {
+		n := 0
+		for n < len(data) && verbatimInJSON[data[n]] {
+			n++
+		}
+		dst = append(dst, data[:n]...)
+		if n == len(data) {
+			break
+		}
+		var esc string
+		switch data[n] {
+		case '\n':
+			esc = `\n`
+		case '\r':
+			esc = `\r`
+		case '\t':
+			esc = `\t`
+		case '"':
+			esc = `\"`
+		case '\\':
+			esc = `\\`
+		default:
+			return dst, false
+		}
+		dst = append(dst, esc...)
+		data = data[n+1:]
+	}
+	dst = append(dst, `","expiration":`...)
+	dst = strconv.AppendInt(dst, expiration, 10)
+	dst = append(dst, `,"one_time":`...)
+	dst = strconv.AppendBool(dst, oneTime)
+	return append(dst, '}'), true
+}
+
+// verbatimInJSON marks the bytes json.Marshal copies into a string as they
+// are: printable ASCII except '"', '\\' and the HTML characters it escapes.
+var verbatimInJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()

@@ -6,15 +6,29 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vigil-sh/vigil/server/store"
 )
 
-// reportRate adds ops/s and, for writes, operations per commit.
-func reportRate(b *testing.B, s *Store, commitsBefore int64) {
+// reportRate adds ops/s, the process's CPU time per op (steadier than
+// ops/s on a shared machine) and, for writes, operations per commit. cpu0 is
+// processCPU() when the timed part began.
+func reportRate(b *testing.B, s *Store, commitsBefore int64, cpu0 time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 	if commits := s.commitCount() - commitsBefore; commits > 0 {
 		b.ReportMetric(float64(b.N)/float64(commits), "ops/commit")
 	}
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchData is a typical armored message size.
@@ -31,6 +45,7 @@ func benchCreate(b *testing.B, opts Options) {
 	var next atomic.Int64
 	b.SetParallelism(16)
 	b.ResetTimer()
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprint("c", next.Add(1))
@@ -39,7 +54,7 @@ func benchCreate(b *testing.B, opts Options) {
 			}
 		}
 	})
-	reportRate(b, s, 0)
+	reportRate(b, s, 0, cpu0)
 }
 
 func BenchmarkClaimOneTimeParallel(b *testing.B) {
@@ -58,6 +73,7 @@ func BenchmarkClaimOneTimeParallel(b *testing.B) {
 	next.Store(0)
 	before := s.commitCount()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := s.Get(ctx, store.KindSecret, fmt.Sprint("o", next.Add(1))); err != nil {
@@ -65,13 +81,14 @@ func BenchmarkClaimOneTimeParallel(b *testing.B) {
 			}
 		}
 	})
-	reportRate(b, s, before)
+	reportRate(b, s, before, cpu0)
 }
 
 func BenchmarkGetMissingParallel(b *testing.B) {
 	s := openTemp(b, Options{})
 	ctx := testCtx(b)
 	b.ResetTimer()
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := s.Get(ctx, store.KindSecret, "missing"); err != store.ErrNotFound {
@@ -79,7 +96,7 @@ func BenchmarkGetMissingParallel(b *testing.B) {
 			}
 		}
 	})
-	reportRate(b, s, 0)
+	reportRate(b, s, 0, cpu0)
 }
 
 func BenchmarkGetParallel(b *testing.B) {
@@ -88,7 +105,9 @@ func BenchmarkGetParallel(b *testing.B) {
 	if err := s.Create(ctx, store.KindSecret, "kept", store.Secret{Data: benchData, TTL: time.Hour}); err != nil {
 		b.Fatal(err)
 	}
+	before := s.commitCount()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := s.Get(ctx, store.KindSecret, "kept"); err != nil {
@@ -96,5 +115,5 @@ func BenchmarkGetParallel(b *testing.B) {
 			}
 		}
 	})
-	reportRate(b, s, s.commitCount())
+	reportRate(b, s, before, cpu0)
 }

@@ -16,6 +16,55 @@ import (
 	"github.com/vigil-sh/vigil/server/store"
 )
 
+// testReadsNextToAFailingCreate puts reads of stored secrets in one batch
+// with a create the full disk has no room for: the create fails, the batch
+// with it, and each read, run again on its own, still answers.
+func testReadsNextToAFailingCreate(t *testing.T, path string, created []string, data [][]byte) {
+	g := newGate()
+	// Reads wait for the held writer rather than reading on the pool.
+	s, err := Open(Options{Path: path, testHookBatch: g.hook, readPatience: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := testCtx(t)
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.Get(ctx, store.KindFile, created[0])
+		held <- err
+	}()
+	g.waitHeld(t)
+	big := make(chan error, 1)
+	go func() {
+		big <- s.Create(ctx, store.KindFile, "too-big", store.Secret{Data: make([]byte, 4<<20), TTL: time.Hour})
+	}()
+	n := min(len(created), 5)
+	reads := make([]chan error, n)
+	for i := range reads {
+		reads[i] = make(chan error, 1)
+		go func() {
+			got, err := s.Get(ctx, store.KindFile, created[i])
+			if err == nil && !bytes.Equal(got.Data, data[i]) {
+				err = fmt.Errorf("read %d bytes, not what was stored", len(got.Data))
+			}
+			reads[i] <- err
+		}()
+	}
+	waitQueued(t, s, n+1)
+	close(g.release)
+	if err := <-held; err != nil {
+		t.Fatalf("read in the held batch: %v", err)
+	}
+	if err := <-big; !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("create of 4 MiB on a 2 MiB disk: %v; want store.ErrUnavailable", err)
+	}
+	for i, r := range reads {
+		if err := <-r; err != nil {
+			t.Fatalf("read of %s batched with a failing create: %v", created[i], err)
+		}
+	}
+}
+
 // TestFullDisk fills a 2 MiB tmpfs: the Create that does not fit fails with
 // store.ErrUnavailable saying the disk is full, and every secret created
 // before it can still be read, also after the store is closed and opened
@@ -67,6 +116,7 @@ func TestFullDisk(t *testing.T) {
 		}
 	}
 	checkAll(s, "same store")
+	testReadsNextToAFailingCreate(t, filepath.Join(dir, "vigil.db"), created, data)
 	// Close still succeeds on the full disk, and a new store there reads
 	// every secret.
 	if err := s.Close(); err != nil {

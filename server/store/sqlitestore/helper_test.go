@@ -25,6 +25,9 @@ const (
 	helperDBEnv = "SQLITESTORE_TEST_DB"
 	// maintenanceEnv makes both processes checkpoint and sweep constantly.
 	maintenanceEnv = "SQLITESTORE_TEST_BUSY_MAINTENANCE"
+	// patienceEnv sets the helper's read patience (a Go duration): a tiny
+	// one sends its reads down Get's fallback path.
+	patienceEnv = "SQLITESTORE_TEST_READ_PATIENCE"
 )
 
 // runHelper is the child's main: "serve" answers commands on stdin,
@@ -41,6 +44,8 @@ func runHelper(mode, path string) int {
 		serve(s, os.Stdin, os.Stdout)
 	case "durable":
 		createUntilKilled(s, os.Stdout)
+	case "claim":
+		claimUntilKilled(s, os.Stdout)
 	default:
 		fmt.Printf("error unknown helper mode %q\n", mode)
 		return 2
@@ -57,6 +62,9 @@ func helperOptions(path string) Options {
 		o.CheckpointInterval = 5 * time.Millisecond
 		o.SweepInterval = 5 * time.Millisecond
 	}
+	if d, err := time.ParseDuration(os.Getenv(patienceEnv)); err == nil {
+		o.readPatience = d
+	}
 	return o
 }
 
@@ -65,6 +73,7 @@ func helperOptions(path string) Options {
 //	create ID DATA / create1 ID DATA (one-time)  -> ok | exists | error ...
 //	get ID                                       -> ok DATA | notfound | error ...
 //	race READERS ID...  -> armed; then on "fire UNIXNANO": wins N... (one per id)
+//	fallbacks           -> how many reads went to the reader pool so far
 //	quit
 func serve(s *Store, in io.Reader, out io.Writer) {
 	ctx := context.Background()
@@ -85,6 +94,8 @@ func serve(s *Store, in io.Reader, out io.Writer) {
 		case "race":
 			readers, _ := strconv.Atoi(f[1])
 			fmt.Fprintln(out, race(s, readers, f[2:], lines, out))
+		case "fallbacks":
+			fmt.Fprintln(out, s.fallbacks.Load())
 		case "quit":
 			return
 		default:
@@ -191,6 +202,38 @@ func createUntilKilled(s *Store, out io.Writer) {
 			for i := 0; i < 1_000_000; i++ {
 				id := fmt.Sprintf("g%d-%d", g, i)
 				err := s.Create(context.Background(), store.KindSecret, id, store.Secret{Data: []byte("data-" + id), TTL: time.Hour})
+				mu.Lock()
+				fmt.Fprintln(out, answer(id, err))
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// claimCount is how many one-time secrets (ids "once-0", "once-1", ...)
+// the parent creates for claimUntilKilled.
+const claimCount = 2000
+
+// claimUntilKilled reads the one-time secrets the parent created, from
+// several goroutines, and prints "ok ID" for each only after Get returned
+// it.
+func claimUntilKilled(s *Store, out io.Writer) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < claimCount; i += 8 {
+				id := fmt.Sprint("once-", i)
+				sec, err := s.Get(context.Background(), store.KindSecret, id)
+				if err == nil && string(sec.Data) != "data-"+id {
+					err = fmt.Errorf("read %q", sec.Data)
+				}
 				mu.Lock()
 				fmt.Fprintln(out, answer(id, err))
 				mu.Unlock()

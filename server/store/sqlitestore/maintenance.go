@@ -12,24 +12,43 @@ import (
 // sweep never holds the write lock for long.
 const sweepChunk = 500
 
-// maintainer checkpoints the WAL and deletes expired rows, in one goroutine,
-// through the writer connection (whose pool of one serialises it with the
-// write batches).
+// copyPace is the least time between two background checkpoints. Waiting
+// lets commits pile up, so that one checkpoint copies a page rewritten by
+// many of them once, with one pair of fsyncs. At a few thousand writes a
+// second it copies a few hundred pages each time.
+//
+// The copies take the checkpoint's work off the writer goroutine, through
+// which every write passes. Measured on the server benchmark (2 cores, five
+// interleaved rounds with and without): creates ran about 10% faster
+// (median 17.6k against 15.6k per second) and the server used less CPU per
+// create (median 58 against 67 us), at the cost of about 1 KB more written
+// and 1 KB more read per create (pages copied more than once).
+const copyPace = 50 * time.Millisecond
+
+// maintainer runs in one goroutine: it copies the WAL into the database
+// file in the background after commits (PASSIVE checkpoints, which never
+// block the writer), truncates the WAL every CheckpointInterval, and deletes
+// expired rows. Checkpoints use a connection of their own, so the writer
+// never waits for their copying and fsyncs; the sweep deletes through the
+// writer's connection, whose pool of one serialises it with the batches.
 type maintainer struct {
-	db        *sql.DB
+	db        *sql.DB // the writer's
+	ckptDB    *sql.DB // checkpoints only
 	log       hclog.Logger
 	opts      Options
 	ctx       context.Context
 	cancel    context.CancelFunc
+	committed <-chan struct{} // a signal from the writer after a commit
 	exited    chan struct{}
 	onExpired func(int)
 }
 
-func startMaintainer(db *sql.DB, opts Options) *maintainer {
+func startMaintainer(db, ckptDB *sql.DB, committed <-chan struct{}, opts Options) *maintainer {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &maintainer{
-		db: db, log: opts.Logger.Named("maintenance"), opts: opts,
-		ctx: ctx, cancel: cancel, exited: make(chan struct{}), onExpired: opts.OnExpired,
+		db: db, ckptDB: ckptDB, log: opts.Logger.Named("maintenance"), opts: opts,
+		ctx: ctx, cancel: cancel, committed: committed, exited: make(chan struct{}),
+		onExpired: opts.OnExpired,
 	}
 	go m.loop()
 	return m
@@ -41,10 +60,22 @@ func (m *maintainer) loop() {
 	defer ckpt.Stop()
 	sweep := time.NewTicker(m.opts.SweepInterval)
 	defer sweep.Stop()
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 	for {
 		select {
+		case <-m.committed:
+			m.copyWAL()
+			// Let the next commits pile up; the truncate and the sweep
+			// wait at most this long.
+			pace.Reset(copyPace)
+			select {
+			case <-pace.C:
+			case <-m.ctx.Done():
+				return
+			}
 		case <-ckpt.C:
-			if err := checkpoint(m.ctx, m.db, m.log); err != nil && m.ctx.Err() == nil {
+			if err := checkpoint(m.ctx, m.ckptDB, m.log); err != nil && m.ctx.Err() == nil {
 				m.log.Warn("WAL checkpoint failed", "error", err)
 			}
 		case <-sweep.C:
@@ -55,10 +86,27 @@ func (m *maintainer) loop() {
 	}
 }
 
-// close stops the goroutine, interrupting a sweep or checkpoint under way.
+// copyWAL copies what it can of the WAL into the database file without
+// waiting for any lock: another checkpoint under way (the writer's, or
+// another process's) makes it give up until the next commit.
+func (m *maintainer) copyWAL() {
+	var busy, walFrames, moved int
+	err := m.ckptDB.QueryRowContext(m.ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &walFrames, &moved)
+	if err != nil && m.ctx.Err() == nil {
+		m.log.Warn("background WAL checkpoint failed", "error", classify("checkpoint WAL", err))
+		return
+	}
+	m.log.Trace("WAL copied", "wal_frames", walFrames, "checkpointed", moved, "busy", busy != 0)
+}
+
+// close stops the goroutine, interrupting a sweep or checkpoint under way,
+// and closes the checkpoint connection.
 func (m *maintainer) close() {
 	m.cancel()
 	<-m.exited
+	if err := m.ckptDB.Close(); err != nil {
+		m.log.Warn("close checkpoint connection", "error", err)
+	}
 }
 
 // sweep deletes expired rows and reports how many.
@@ -109,8 +157,8 @@ func sweepExpired(ctx context.Context, db *sql.DB, now int64) (int, error) {
 // Its cost is that it waits (under busy_timeout) for other connections'
 // readers and writer to move off the WAL; our transactions are short, so the
 // wait is too, and if it cannot finish it reports busy and the next tick
-// tries again. SQLite's own auto-checkpoint (PASSIVE, every 1000 pages)
-// still runs between ticks.
+// tries again. Between ticks the WAL is copied in the background and the
+// writer's auto-checkpoint bounds it (see walAutoCheckpoint).
 func checkpoint(ctx context.Context, db *sql.DB, log hclog.Logger) error {
 	start := time.Now()
 	var busy, walFrames, moved int

@@ -73,6 +73,28 @@ func TestTwoProcesses(t *testing.T) {
 	})
 }
 
+// TestTwoProcessesFallback races one-time claims across two processes
+// where the child's reads give up on its writer at once (a patience of 1ns)
+// and take Get's fallback path (a read on the reader pool, then a
+// DELETE ... RETURNING claim), while the parent's run in its writer's
+// batches: still exactly one winner per secret.
+func TestTwoProcessesFallback(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	c := startChild(t, "serve", path, patienceEnv+"=1ns")
+	s := openAt(t, path)
+	if got := c.next(); got != "ready" {
+		t.Fatalf("helper: %s", got)
+	}
+	for round := 0; round < 3; round++ {
+		testCrossProcessClaims(t, s, c, 8, 16)
+	}
+	n, err := strconv.Atoi(c.call("fallbacks"))
+	if err != nil || n == 0 {
+		t.Fatalf("the child's reads on the fallback path: %d, %v; the test proves nothing", n, err)
+	}
+	t.Logf("the child read %d times on the fallback path", n)
+}
+
 // TestConcurrentOpen: several processes open a new file at the same moment;
 // each sets WAL mode and creates the schema without failing, and a write by
 // one is read by another.
@@ -189,6 +211,48 @@ func TestDurableAfterKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged secrets all present after SIGKILL", len(acked))
+}
+
+// TestClaimDurableAfterKill: a one-time secret that Get returned in a
+// process that is then SIGKILLed is gone when the file is opened again: the
+// read was answered only after the transaction that deleted it committed,
+// so a crash cannot hand it out a second time.
+func TestClaimDurableAfterKill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	s := openAt(t, path)
+	ctx := testCtx(t)
+	for i := 0; i < claimCount; i++ {
+		id := fmt.Sprint("once-", i)
+		if err := s.Create(ctx, store.KindSecret, id, store.Secret{Data: []byte("data-" + id), TTL: time.Hour, OneTime: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, "claim", path)
+	var acked []string
+	for len(acked) < 500 {
+		acked = append(acked, ackedID(t, c.next()))
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the helper: %v", err)
+	}
+	for line := range c.lines {
+		acked = append(acked, ackedID(t, line))
+	}
+	err := c.cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !exit.Sys().(syscall.WaitStatus).Signaled() {
+		t.Fatalf("the helper was not killed by the signal (did it read every secret before the kill?): %v", err)
+	}
+	s = openAt(t, path)
+	for _, id := range acked {
+		if got, err := s.Get(ctx, store.KindSecret, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("one-time secret %s, returned before SIGKILL, readable again: %q, %v", id, got.Data, err)
+		}
+	}
+	t.Logf("%d one-time secrets returned before SIGKILL all gone after it", len(acked))
 }
 
 // ackedID parses the helper's "ok ID" line.

@@ -38,10 +38,14 @@ type Options struct {
 	// it removed (for metrics).
 	OnExpired func(n int)
 
-	// testHookBatch, if set, runs in the writer goroutine after it has taken
-	// a batch's operations (they can no longer be abandoned) and before it
-	// begins the batch's transaction.
+	// testHookBatch, if set, runs in the writer goroutine after it has begun
+	// a batch's transaction and taken its operations (they can no longer be
+	// abandoned), before it runs them; batches whose operations were all
+	// abandoned skip it.
 	testHookBatch func()
+	// readPatience, if set, replaces defaultReadPatience (see Get), so that
+	// tests can send reads down the fallback path.
+	readPatience time.Duration
 }
 
 // withDefaults fills in defaults and validates the options.
@@ -61,6 +65,9 @@ func (o Options) withDefaults() (Options, error) {
 	o.BusyTimeout, errs = orDefault("busy timeout", o.BusyTimeout, 5*time.Second, errs)
 	o.CheckpointInterval, errs = orDefault("checkpoint interval", o.CheckpointInterval, 30*time.Second, errs)
 	o.SweepInterval, errs = orDefault("sweep interval", o.SweepInterval, time.Minute, errs)
+	if o.readPatience <= 0 {
+		o.readPatience = defaultReadPatience
+	}
 	if err := checkPath(&o); err != nil {
 		errs = append(errs, err)
 	}

@@ -2,10 +2,11 @@
 // WAL mode (modernc.org/sqlite, pure Go) that several processes can share,
 // such as the old and the new server during a reload.
 //
-// Each process has one writer connection, owned by a goroutine that commits
-// the writes of concurrent callers together (group commit), and a pool of
-// read-only connections. Reads never touch the writer unless they claim a
-// one-time secret.
+// Each process has one writer connection, owned by a goroutine that runs the
+// reads and writes of concurrent callers in one transaction (group commit);
+// a pool of read-only connections for Status, Ping and the reads the writer
+// cannot take at once (see Get); and a connection the maintenance goroutine
+// copies the WAL into the database file through.
 package sqlitestore
 
 import (
@@ -31,6 +32,9 @@ type Store struct {
 	writeDB *sql.DB
 	w       *writer
 	m       *maintainer
+
+	readPatience time.Duration
+	fallbacks    atomic.Int64 // reads done on the reader pool, for the tests
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -64,14 +68,24 @@ func Open(opts Options) (*Store, error) {
 		writeDB.Close()
 		return nil, err
 	}
-	w, err := startWriter(writeDB, opts.Logger.Named("writer"), opts.testHookBatch)
+	ckptDB, err := openCheckpointDB(opts)
 	if err != nil {
+		reads.close()
 		readers.Close()
 		writeDB.Close()
 		return nil, err
 	}
-	s := &Store{log: opts.Logger, readers: readers, reads: reads, writeDB: writeDB, w: w}
-	s.m = startMaintainer(writeDB, opts)
+	w, err := startWriter(writeDB, opts.Logger.Named("writer"), opts.testHookBatch)
+	if err != nil {
+		ckptDB.Close()
+		reads.close()
+		readers.Close()
+		writeDB.Close()
+		return nil, err
+	}
+	s := &Store{log: opts.Logger, readers: readers, reads: reads, writeDB: writeDB, w: w,
+		readPatience: opts.readPatience}
+	s.m = startMaintainer(writeDB, ckptDB, w.committed, opts)
 	opts.Logger.Debug("sqlite store open", "path", opts.Path, "synchronous", opts.Synchronous,
 		"busy_timeout", opts.BusyTimeout)
 	return s, nil
@@ -90,11 +104,26 @@ func (s *Store) Create(ctx context.Context, kind store.Kind, id string, sec stor
 	return err
 }
 
-// Get returns the secret. A one-time secret is claimed by a single DELETE
-// ... RETURNING in the writer, so exactly one of any number of concurrent
-// readers in any number of processes gets it.
+// defaultReadPatience is how long Get waits for the writer goroutine to
+// take its read before it reads on the reader pool instead: the writer may
+// be held up, waiting for a lock another process holds, and reads must go
+// on.
+const defaultReadPatience = 50 * time.Millisecond
+
+// Get returns the secret. A one-time secret is deleted in the transaction
+// that reads it, which holds the write lock, so exactly one of any number of
+// concurrent readers in any number of processes gets it.
+//
+// Reads are batched in the writer (see writer): should it not take this one
+// within defaultReadPatience, Get reads on the reader pool instead and claims a
+// one-time secret with a single DELETE ... RETURNING through the writer.
 func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (store.Secret, error) {
-	sec, err := s.read(ctx, kind, id)
+	sec, taken, err := s.w.doWithin(ctx, s.readPatience, getOp(kind, id))
+	if taken {
+		return sec, err
+	}
+	s.fallbacks.Add(1)
+	sec, err = s.read(ctx, kind, id)
 	if err != nil || !sec.OneTime {
 		return sec, err
 	}

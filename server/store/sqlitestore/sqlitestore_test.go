@@ -3,7 +3,9 @@ package sqlitestore
 import (
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,5 +238,88 @@ func waitForRemoval(t *testing.T, removed <-chan int) {
 		case <-deadline:
 			t.Fatal("no sweep removed the expired secret within 30s")
 		}
+	}
+}
+
+// TestCloseReleasesFiles: after Close no file descriptor of this process
+// refers to the database, its WAL or its shared memory: the writer, the
+// readers and the checkpoint connection are all closed.
+func TestCloseReleasesFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	s, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	for i := 0; i < 50; i++ { // commits wake the checkpoint connection
+		id := fmt.Sprint("id-", i)
+		if err := s.Create(ctx, store.KindSecret, id, store.Secret{Data: []byte("x"), TTL: time.Hour, OneTime: i%2 == 0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, store.KindSecret, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Status(ctx, store.KindSecret, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if n := len(openFilesUnder(t, path)); n < 3 {
+		t.Fatalf("%d open files before Close; want the writer's, the readers' and the checkpointer's", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if open := openFilesUnder(t, path); len(open) > 0 {
+		t.Fatalf("open after Close: %v", open)
+	}
+}
+
+// openFilesUnder lists this process's file descriptors whose target starts
+// with path (the file, -wal, -shm).
+func openFilesUnder(t *testing.T, path string) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("SKIPPED: no /proc/self/fd: %v", err)
+	}
+	var open []string
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, path) {
+			open = append(open, fd.Name()+" -> "+target)
+		}
+	}
+	return open
+}
+
+// TestWriterConnectionReplaced: should database/sql discard the writer's
+// connection (a driver reported it bad), the next batch prepares the
+// statements again on the new one, and every operation goes on working.
+func TestWriterConnectionReplaced(t *testing.T) {
+	s := openTemp(t, Options{})
+	ctx := testCtx(t)
+	if err := s.Create(ctx, store.KindSecret, "before", store.Secret{Data: []byte("b"), TTL: time.Hour, OneTime: true}); err != nil {
+		t.Fatal(err)
+	}
+	old := s.w.raw
+	// The writer goroutine is idle (Create returned), so the connection is
+	// free; database/sql closes a connection whose user reports ErrBadConn.
+	if err := s.w.withRawConn(func(*rawConn) error { return driver.ErrBadConn }); !errors.Is(err, driver.ErrBadConn) {
+		t.Fatalf("withRawConn: %v", err)
+	}
+	if err := s.Create(ctx, store.KindSecret, "after", store.Secret{Data: []byte("a"), TTL: time.Hour}); err != nil {
+		t.Fatalf("create on the new connection: %v", err)
+	}
+	if s.w.raw == old || s.w.raw.dc == old.dc {
+		t.Fatal("the writer kept the statements of the discarded connection")
+	}
+	if got, err := s.Get(ctx, store.KindSecret, "before"); err != nil || string(got.Data) != "b" {
+		t.Fatalf("one-time read on the new connection: %q, %v", got.Data, err)
+	}
+	if _, err := s.Get(ctx, store.KindSecret, "before"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second one-time read: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, store.KindSecret, "after"); err != nil {
+		t.Fatalf("delete on the new connection: %v", err)
 	}
 }

@@ -1,9 +1,6 @@
 package sqlitestore
 
-import (
-	"context"
-	"database/sql"
-)
+import "database/sql"
 
 // The writes, each one statement. Create replaces a row only when it has
 // expired, so a live id is never overwritten: 0 rows changed means it
@@ -20,11 +17,15 @@ const (
 		WHERE kind = ? AND id = ? AND expires_at > ? AND one_time
 		RETURNING data, ttl_ns`
 	sqlDelete = `DELETE FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
+	// Get in the writer's transaction: read, then delete a one-time row by
+	// its rowid (the transaction holds the write lock meanwhile).
+	sqlGetRow    = `SELECT rowid, data, ttl_ns, one_time FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
+	sqlDeleteRow = `DELETE FROM secrets WHERE rowid = ?`
 )
 
-// The reads. Every one filters on expires_at, so an expired row is never
-// returned even before the sweep removes it. get leaves out the data of a
-// one-time secret: the claim returns it.
+// The reads on the reader pool. Every one filters on expires_at, so an
+// expired row is never returned even before the sweep removes it. get leaves
+// out the data of a one-time secret: the claim returns it.
 const (
 	sqlGet = `SELECT CASE WHEN one_time THEN NULL ELSE data END, ttl_ns, one_time
 		FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
@@ -72,36 +73,5 @@ func prepareAll(db *sql.DB, specs []stmtSpec) error {
 func closeAll(stmts ...*sql.Stmt) {
 	for _, s := range stmts {
 		s.Close()
-	}
-}
-
-// stmts are the writer's statements, prepared once on its connection.
-type stmts struct {
-	create, claim, del *sql.Stmt
-}
-
-// txStmts are stmts bound to one batch's transaction.
-type txStmts stmts
-
-func prepare(db *sql.DB) (*stmts, error) {
-	var st stmts
-	err := prepareAll(db, []stmtSpec{
-		{&st.create, sqlCreate}, {&st.claim, sqlClaim}, {&st.del, sqlDelete},
-	})
-	if err != nil {
-		return nil, classify("prepare write statements", err)
-	}
-	return &st, nil
-}
-
-func (st *stmts) close() {
-	closeAll(st.create, st.claim, st.del)
-}
-
-// in binds the statements to tx.
-func (st *stmts) in(ctx context.Context, tx *sql.Tx) *txStmts {
-	return &txStmts{
-		create: tx.StmtContext(ctx, st.create), claim: tx.StmtContext(ctx, st.claim),
-		del: tx.StmtContext(ctx, st.del),
 	}
 }

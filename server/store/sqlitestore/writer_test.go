@@ -216,6 +216,7 @@ func TestWriteContext(t *testing.T) {
 			t.Fatalf("get: %v", err)
 		}
 	})
+	t.Run("writer-held/reads-go-on-one-time-waits", testReadsWhileWriterHeld)
 	t.Run("close-with-queued-writes/they-complete", func(t *testing.T) {
 		g := newGate()
 		path := filepath.Join(t.TempDir(), "vigil.db")
@@ -269,4 +270,102 @@ func writerClosed(w *writer) bool {
 	}
 	defer w.gate.RUnlock()
 	return w.closed
+}
+
+// TestGetTakeOrAbandon races the writer taking a read against the reader
+// giving up on it (the patience runs out): whichever wins, a one-time
+// secret goes to exactly one reader and is never lost (a read the writer
+// took and ran is answered with its result, never abandoned). The patience
+// varies so that both outcomes, and the close calls between them, occur.
+func TestGetTakeOrAbandon(t *testing.T) {
+	s := openTemp(t, Options{})
+	ctx := testCtx(t)
+	patience := []time.Duration{time.Nanosecond, 20 * time.Microsecond, 100 * time.Microsecond, time.Millisecond}
+	const secrets, readers = 8, 8
+	var gets int64
+	deadline := time.Now().Add(time.Minute)
+	for round := 0; round < 20 || s.fallbacks.Load() == 0 || s.fallbacks.Load() == gets; round++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d rounds: %d of %d reads on the fallback path; want some of each path", round, s.fallbacks.Load(), gets)
+		}
+		s.readPatience = patience[round%len(patience)]
+		ids := newIDs(t, secrets)
+		for _, id := range ids {
+			if err := s.Create(ctx, store.KindSecret, id, store.Secret{Data: []byte(id), TTL: time.Hour, OneTime: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fire := make(chan struct{})
+		results := armRace(s, readers, ids, fire)
+		close(fire)
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("round %d: %v", round, r.err)
+		}
+		for i, n := range r.wins {
+			if n != 1 {
+				t.Fatalf("round %d (patience %v): secret %d has %d winners, want 1", round, s.readPatience, i, n)
+			}
+		}
+		gets += secrets * readers
+	}
+	t.Logf("%d of %d reads on the fallback path", s.fallbacks.Load(), gets)
+}
+
+// testReadsWhileWriterHeld holds the writer inside a batch: a read it
+// cannot take in time goes to the reader pool and answers, while a one-time
+// read, which needs the writer to claim it, waits for it and then gets the
+// secret, once.
+func testReadsWhileWriterHeld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	ctx := testCtx(t)
+	// Seed through another store: the gate holds this one's first batch.
+	seed := openAt(t, path)
+	if err := seed.Create(ctx, store.KindSecret, "kept", secretOf("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Create(ctx, store.KindSecret, "once", store.Secret{Data: []byte("once"), TTL: time.Hour, OneTime: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	s, err := Open(Options{Path: path, testHookBatch: g.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	blocker := goCreate(ctx, s, "blocker", secretOf("x"))
+	g.waitHeld(t)
+
+	if got, err := s.Get(ctx, store.KindSecret, "kept"); err != nil || string(got.Data) != "kept" {
+		t.Fatalf("read while the writer is held: %q, %v", got.Data, err)
+	}
+	if _, err := s.Get(ctx, store.KindSecret, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("read of a missing id while the writer is held: %v", err)
+	}
+	once := make(chan store.Secret, 1)
+	go func() {
+		sec, err := s.Get(ctx, store.KindSecret, "once")
+		if err != nil {
+			t.Errorf("one-time read: %v", err)
+		}
+		once <- sec
+	}()
+	select {
+	case sec := <-once:
+		t.Fatalf("a one-time read finished while the writer was held: %q", sec.Data)
+	default:
+	}
+	close(g.release)
+	if err := <-blocker; err != nil {
+		t.Fatalf("blocker: %v", err)
+	}
+	if sec := <-once; string(sec.Data) != "once" || !sec.OneTime {
+		t.Fatalf("one-time read after the writer went on: %q one-time %v", sec.Data, sec.OneTime)
+	}
+	if _, err := s.Get(ctx, store.KindSecret, "once"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second one-time read: %v, want ErrNotFound", err)
+	}
 }
