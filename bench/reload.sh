@@ -10,12 +10,13 @@
 #  (c) throughput of vigil-server under vigil versus alone, in the same run:
 #      wrk on GET /health and on POST /create/secret, ROUNDS rounds of one
 #      run each (A/B, then B/A, ...): the ratio of the medians and the median
-#      of the per-round ratios.
+#      of the per-round ratios; and (part "together") the same with both
+#      sides loaded at once, which cancels what the rest of the machine does.
 #
 #   bash bench/reload.sh            (expects bin/vigil, bin/vigil-server: make build)
 #
 # Environment: RELOADS (100), ROUNDS (4), DURATION (5s, per A/B run),
-# CONNS (32), THREADS (2), PARTS ("startup ab reloads": which parts, in order).
+# CONNS (32), THREADS (2), PARTS ("startup ab together reloads": which parts, in order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reloads=${RELOADS:-100}
@@ -208,5 +209,47 @@ part_ab() {
     END {printf "vigil itself (not its child) used %d ms of CPU during the %d runs through it (%s each): it is not in the request path\n", t * 1000 / hz, n, d}' "$work/vigil-ticks"
 }
 
+# part_together: the same comparison with both sides loaded at once, by two
+# wrk processes started together, so that whatever else the machine does
+# falls on both alike; each server has its own session (a scheduling group
+# of its own under sched_autogroup), so each gets the same share of the
+# cores, and a cost of running under vigil would show as fewer requests
+# served in that share.
+part_together() {
+  echo
+  echo "== (c') throughput under vigil versus alone, both loaded at once: $rounds rounds of $duration, after a 1s warm-up"
+  local hz name r a an as b bn bs s0 s1 u0 u1 upid
+  hz=$(getconf CLK_TCK)
+  for name in health create; do
+    : >"$work/together.$name"; : >"$work/together-cpu.$name"
+    echo "$name: round  alone req/s  under req/s  ratio   server CPU per request: alone  under  ratio"
+    for r in $(seq 0 "$rounds"); do
+      upid=$(served_pid)
+      s0=$(cpu_ticks "$alone_pid") u0=$(cpu_ticks "$upid")
+      local d=$duration
+      if [ "$r" = 0 ]; then d=1s; fi # warm-up, not counted
+      if [ "$name" = health ]; then
+        wrk -t"$threads" -c"$conns" -d"$d" "$alone/health" >"$work/tog.alone" 2>&1 &
+        wrk -t"$threads" -c"$conns" -d"$d" "$under/health" >"$work/tog.under" 2>&1
+      else
+        wrk -t"$threads" -c"$conns" -d"$d" -s "$work/post.lua" "$alone/create/secret" >"$work/tog.alone" 2>&1 &
+        wrk -t"$threads" -c"$conns" -d"$d" -s "$work/post.lua" "$under/create/secret" >"$work/tog.under" 2>&1
+      fi
+      wait $!
+      s1=$(cpu_ticks "$alone_pid") u1=$(cpu_ticks "$upid")
+      [ "$r" = 0 ] && continue
+      read -r a an < <(awk '/Requests\/sec/ {rps=$2} / requests in / {n=$1} END {print rps, n}' "$work/tog.alone")
+      read -r b bn < <(awk '/Requests\/sec/ {rps=$2} / requests in / {n=$1} END {print rps, n}' "$work/tog.under")
+      awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f\n", b/a}' >>"$work/together.$name"
+      awk -v an="$an" -v as=$((s1 - s0)) -v bn="$bn" -v bs=$((u1 - u0)) -v hz="$hz" -v a="$a" -v b="$b" -v r="$r" -v f="$work/together-cpu.$name" \
+        'BEGIN {ca = as / hz / an * 1e6; cb = bs / hz / bn * 1e6; printf "%.4f\n", cb / ca >> f
+          printf "       %5d  %11.0f  %11.0f  %.3f   %27.1fus %5.1fus  %.3f\n", r, a, b, b / a, ca, cb, cb / ca}'
+    done
+    awk -v n="$name" -v q="$(median "$work/together.$name")" -v lo="$(sort -g "$work/together.$name" | head -1)" -v hi="$(sort -g "$work/together.$name" | tail -1)" \
+      -v c="$(median "$work/together-cpu.$name")" -v clo="$(sort -g "$work/together-cpu.$name" | head -1)" -v chi="$(sort -g "$work/together-cpu.$name" | tail -1)" \
+      'BEGIN {printf "%-7s req/s under vigil / alone, loaded together: median %.3f (range %.3f to %.3f); target >= 0.98\n        CPU per request under vigil / alone: median %.3f (range %.3f to %.3f)\n", n, q, lo, hi, c, clo, chi}'
+  done
+}
+
 # Throughput first, while both stores are equally fresh.
-for part in ${PARTS:-startup ab reloads}; do "part_$part"; done
+for part in ${PARTS:-startup ab together reloads}; do "part_$part"; done

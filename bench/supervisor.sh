@@ -72,5 +72,5 @@ echo "== signal forwarding latency"
 go build -o "$tmp/siglatency" ./supervisor/internal/siglatency
 "$tmp/siglatency" -vigil "$VIGIL" -tini "$TINI" -n "$SIGNALS" -rounds "$ROUNDS"
 echo "target: vigil median <= 100µs; 'direct' is the same child signalled without a supervisor."
-echo "SIGUSR1 takes vigil's signalfd path (read and forwarded by one goroutine); SIGPIPE its os/signal path"
-echo "(runtime handler, then vigil's event loop), as do HUP, INT, QUIT, ABRT, TERM and SYS (see README, Signals)."
+echo "SIGUSR1 and SIGPIPE take vigil's signalfd path (read and forwarded by one goroutine); HUP, INT, QUIT,"
+echo "ABRT, TERM and SYS take its os/signal path (runtime handler, os/signal goroutine, then vigil; see README, Signals)."

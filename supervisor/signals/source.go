@@ -29,15 +29,24 @@ import (
 // so vigil re-executes itself once with these signals blocked (Prepare). The
 // runtime unblocks some signals on every thread whatever the start mask
 // (those that stop or crash a Go program: HUP, INT, QUIT, ABRT, TERM, SYS and
-// the synchronous ones), and vigil keeps SIGPIPE on os/signal so that a write
-// to a closed stderr does not kill it; all those arrive through os/signal.
+// the synchronous ones); those arrive through os/signal.
+//
+// SIGPIPE is read from the signalfd too, which takes two precautions. A write
+// of vigil's to a closed pipe or socket makes the kernel send SIGPIPE to the
+// writing thread; blocked, it stays pending there, and should the signalfd
+// be read on that very thread, selfSent drops it (the kernel names vigil as
+// its sender). And for EPIPE on stdout or stderr the runtime itself kills
+// the program with SIGPIPE unless os/signal catches or ignores it; catching
+// it would unblock it on os/signal's thread, so Open ignores it instead (an
+// ignored signal that every thread blocks is still queued for the
+// signalfd; the child's dispositions are reset before its exec anyway).
 
 // fdSignal reports whether vigil reads sig from its signalfd rather than
 // through os/signal (see above).
 func fdSignal(sig syscall.Signal) bool {
 	switch sig {
 	case unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP,
-		unix.SIGABRT, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGPIPE,
+		unix.SIGABRT, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV,
 		unix.SIGTERM, unix.SIGSTKFLT, unix.SIGSYS:
 		return false
 	}
@@ -154,8 +163,11 @@ func Open() *Source {
 			}
 			s.Fast = nil
 		} else {
+			if hasSig(&fast, unix.SIGPIPE) {
+				signal.Ignore(unix.SIGPIPE) // see the top of this file
+			}
 			// Non-blocking, so reads wait in the netpoller.
-			go s.readFd(os.NewFile(uintptr(fd), "signalfd"))
+			go s.readFd(os.NewFile(uintptr(fd), "signalfd"), os.Getpid())
 		}
 	}
 	// The runtime drops a signal when the channel is full; 128 slots hold
@@ -193,8 +205,8 @@ func (s *Source) deliver(sig syscall.Signal) {
 	s.c <- sig
 }
 
-// readFd reads signals from the signalfd f until it fails.
-func (s *Source) readFd(f *os.File) {
+// readFd reads signals from the signalfd f until it fails. pid is vigil's.
+func (s *Source) readFd(f *os.File, pid int) {
 	const size = int(unsafe.Sizeof(unix.SignalfdSiginfo{}))
 	buf := make([]byte, 16*size)
 	for {
@@ -207,7 +219,17 @@ func (s *Source) readFd(f *os.File) {
 		}
 		for off := 0; off+size <= n; off += size {
 			info := (*unix.SignalfdSiginfo)(unsafe.Pointer(&buf[off]))
+			if selfSent(info, pid) {
+				continue
+			}
 			s.deliver(syscall.Signal(info.Signo))
 		}
 	}
+}
+
+// selfSent reports whether info is the SIGPIPE the kernel sends a thread of
+// vigil's own that wrote to a closed pipe or socket (sender: vigil itself,
+// code SI_USER): an error of vigil's to drop, not a signal to forward.
+func selfSent(info *unix.SignalfdSiginfo, pid int) bool {
+	return info.Signo == uint32(unix.SIGPIPE) && info.Code == 0 && int(info.Pid) == pid
 }

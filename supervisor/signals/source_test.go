@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,16 +32,18 @@ func TestMain(m *testing.M) {
 
 // helper is vigil's start in small: Prepare, Open, and a Route that takes
 // SIGUSR1. It prints "ready PID MARKER FAST" and then one line per signal
-// ("routed SIGUSR1" from the Route, "caught SIG" from the channel), and
-// exits on SIGTERM.
+// ("routed SIGUSR1" for what the Route took, "caught SIG" for what came on
+// the channel), and exits on SIGTERM. The Route only hands its signal to the
+// printing loop, so that a signal routed before "ready" is printed after it.
 func helper() int {
 	Prepare()
 	src := Open()
+	routed := make(chan syscall.Signal, 64)
 	src.SetRoute(func(sig syscall.Signal) bool {
 		if sig != unix.SIGUSR1 {
 			return false
 		}
-		fmt.Printf("routed %s\n", Name(sig))
+		routed <- sig
 		return true
 	})
 	var fast []string
@@ -48,13 +51,55 @@ func helper() int {
 		fast = append(fast, Name(sig))
 	}
 	fmt.Printf("ready %d marker=%q fast=%s\n", os.Getpid(), os.Getenv(preparedEnv), strings.Join(fast, ","))
-	for sig := range src.C() {
-		fmt.Printf("caught %s\n", Name(sig))
-		if sig == unix.SIGTERM {
-			return 0
+	for {
+		select {
+		case sig := <-routed:
+			fmt.Printf("routed %s\n", Name(sig))
+		case sig := <-src.C():
+			if sig == unix.SIGUSR2 && os.Getenv(epipeEnv) != "" {
+				fmt.Println(writeBrokenPipes())
+				continue
+			}
+			fmt.Printf("caught %s\n", Name(sig))
+			if sig == unix.SIGTERM {
+				return 0
+			}
 		}
 	}
-	return 1
+}
+
+// epipeEnv makes the helper answer SIGUSR2 with writeBrokenPipes.
+const epipeEnv = "VIGIL_SIGNALS_TEST_EPIPE"
+
+// writeBrokenPipes writes to stderr, which the test has closed the far end
+// of, and to a pipe with no reader, from several threads: each write makes
+// the kernel send the writing thread a SIGPIPE, and for stderr the runtime
+// would kill the process unless SIGPIPE is caught or ignored.
+func writeBrokenPipes() string {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "pipe: " + err.Error()
+	}
+	r.Close()
+	defer w.Close()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			runtime.LockOSThread() // spread the writes over threads
+			defer runtime.UnlockOSThread()
+			_, err := w.Write([]byte("x"))
+			if _, err2 := os.Stderr.Write([]byte("x")); err2 == nil || !strings.Contains(err2.Error(), "broken pipe") {
+				err = fmt.Errorf("stderr write: %v", err2)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "broken pipe") {
+			return fmt.Sprintf("write: %v", err)
+		}
+	}
+	return "wrote to broken pipes"
 }
 
 type helperProc struct {
@@ -119,12 +164,12 @@ func TestPrepareAndOpen(t *testing.T) {
 		t.Errorf("the re-exec marker is still in the environment: %s", h.ready[2])
 	}
 	fast := strings.Split(strings.TrimPrefix(h.ready[3], "fast="), ",")
-	for _, name := range []string{"SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT", "SIGALRM", "SIGRTMIN+1", "SIGRTMIN+30"} {
+	for _, name := range []string{"SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT", "SIGALRM", "SIGPIPE", "SIGRTMIN+1", "SIGRTMIN+30"} {
 		if !slices.Contains(fast, name) {
 			t.Errorf("%s is not read from the signalfd; fast = %v", name, fast)
 		}
 	}
-	for _, name := range []string{"SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGSEGV", "SIGRTMIN+0"} {
+	for _, name := range []string{"SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGSEGV", "SIGRTMIN+0"} {
 		if slices.Contains(fast, name) {
 			t.Errorf("%s is read from the signalfd; it must come through os/signal", name)
 		}
@@ -197,6 +242,98 @@ func TestPendingBeforeOpen(t *testing.T) {
 // TestWithoutBlockedSignals: when the signals are not blocked after all
 // (here: the marker says the re-exec happened, but it did not), every
 // signal comes through os/signal, and the Route still takes what it wants.
+// TestOwnBrokenPipe: vigil's own writes to a closed pipe or to a closed
+// stderr neither kill it nor reach a Route or the channel as a SIGPIPE,
+// while a SIGPIPE sent to it still does.
+func TestOwnBrokenPipe(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=1", epipeEnv+"=1")
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = errW
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	errW.Close()
+	errR.Close() // from now on a write to its stderr fails with EPIPE
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	h := &helperProc{cmd: cmd, lines: bufio.NewScanner(out)}
+	if h.ready = strings.Fields(h.next(t)); len(h.ready) != 4 || !strings.Contains(h.ready[3], "SIGPIPE") {
+		t.Fatalf("helper said %q, want SIGPIPE among the fast signals", h.ready)
+	}
+	for range 5 {
+		h.signal(t, unix.SIGUSR2, "wrote to broken pipes")
+	}
+	// Had any of those writes' SIGPIPEs been taken for a signal, it would be
+	// the next line, before this one's.
+	h.signal(t, unix.SIGPIPE, "caught SIGPIPE")
+	h.signal(t, unix.SIGTERM, "caught SIGTERM")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+}
+
+// TestSelfSent reads, from a real signalfd, the SIGPIPE the kernel sends a
+// thread that writes to a pipe with no reader, and one the thread sends
+// itself with tgkill: only the first is vigil's own.
+func TestSelfSent(t *testing.T) {
+	var set unix.Sigset_t
+	addSig(&set, unix.SIGPIPE)
+	err := withLockedMask(&set, func() error {
+		fd, err := unix.Signalfd(-1, &set, unix.SFD_NONBLOCK|unix.SFD_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return err
+		}
+		unix.Close(p[0])
+		defer unix.Close(p[1])
+		read := func() (*unix.SignalfdSiginfo, error) {
+			var info unix.SignalfdSiginfo
+			buf := (*[unsafe.Sizeof(info)]byte)(unsafe.Pointer(&info))[:]
+			if n, err := unix.Read(fd, buf); err != nil || n != len(buf) {
+				return nil, fmt.Errorf("read signalfd: %d bytes, %v", n, err)
+			}
+			return &info, nil
+		}
+		if _, err := unix.Write(p[1], []byte("x")); err != unix.EPIPE {
+			return fmt.Errorf("write to a pipe with no reader: %v, want EPIPE", err)
+		}
+		info, err := read()
+		if err != nil {
+			return err
+		}
+		if !selfSent(info, os.Getpid()) {
+			return fmt.Errorf("the write's SIGPIPE (code %d, pid %d) not taken for vigil's own", info.Code, info.Pid)
+		}
+		if err := unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGPIPE); err != nil {
+			return err
+		}
+		if info, err = read(); err != nil {
+			return err
+		}
+		if selfSent(info, os.Getpid()) {
+			return fmt.Errorf("a sent SIGPIPE (code %d) taken for vigil's own write", info.Code)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWithoutBlockedSignals(t *testing.T) {
 	h := startHelper(t, preparedEnv+"=1")
 	if h.ready[3] != "fast=" {

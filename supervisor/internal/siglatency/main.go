@@ -3,11 +3,12 @@
 // The child is this program again ("siglatency child"): it acknowledges each
 // SIGUSR1 or SIGPIPE with one byte on its stdout, a pipe back to the
 // measuring process, so each sample is the time from kill(2) to reading that
-// byte. SIGUSR1 is one of the signals vigil reads from a signalfd and
-// forwards at once; SIGPIPE takes vigil's other path (os/signal, then
-// vigil's event loop), as do the signals the Go runtime never lets a program
-// block (HUP, INT, QUIT, ABRT, TERM, SYS), which this Go child could not
-// wait for in the kernel either.
+// byte. Both are signals vigil reads from a signalfd and forwards at once
+// (SIGPIPE since vigil drops its own EPIPE ones; until then it took vigil's
+// os/signal path). The signals the Go runtime never lets a program block
+// (HUP, INT, QUIT, ABRT, TERM, SYS) take that other path in vigil; this Go
+// child could not wait for them in the kernel either, so they are not
+// measured here.
 //
 //	go build -o /tmp/siglatency ./supervisor/internal/siglatency
 //	/tmp/siglatency -vigil bin/vigil -tini /usr/bin/tini -n 5000
