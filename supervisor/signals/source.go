@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -86,8 +87,14 @@ const preparedEnv = "VIGIL_SIGNALS_PREPARED"
 // Source is open. If the re-exec fails, vigil goes on, and those signals
 // arrive through os/signal like the rest (with a warning on stderr).
 func Prepare() {
-	if os.Getenv(preparedEnv) != "" {
+	if name := os.Getenv(preparedEnv); name != "" {
 		os.Unsetenv(preparedEnv)
+		// exec named the process after the file it ran, "exe"; give it its
+		// name back, so that pgrep, pkill and ps -C still find vigil.
+		// /proc/self/comm is the process's (its main thread's) name.
+		if name != "1" {
+			_ = os.WriteFile("/proc/self/comm", []byte(name), 0)
+		}
 		return
 	}
 	set := fdSet()
@@ -102,7 +109,11 @@ func Prepare() {
 	if allIn(&old, &set) {
 		return // started with them blocked (a parent did it): nothing to do
 	}
-	err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), preparedEnv+"=1"))
+	name := "1" // the marker's value: the name to restore, or 1 for none
+	if b, err := os.ReadFile("/proc/self/comm"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		name = string(bytes.TrimSpace(b))
+	}
+	err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), preparedEnv+"="+name))
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	fmt.Fprintf(os.Stderr, "vigil: warning: re-exec with signals blocked: %v; forwarding them through the Go runtime\n", err)
 }

@@ -163,6 +163,11 @@ func TestPrepareAndOpen(t *testing.T) {
 	if h.ready[2] != `marker=""` {
 		t.Errorf("the re-exec marker is still in the environment: %s", h.ready[2])
 	}
+	// The re-exec of /proc/self/exe must not leave the process named "exe".
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", h.cmd.Process.Pid))
+	if want := filepath.Base(os.Args[0]); err != nil || strings.TrimSpace(string(comm)) != want[:min(len(want), 15)] {
+		t.Errorf("process name after the re-exec %q (%v), want %q", comm, err, want)
+	}
 	fast := strings.Split(strings.TrimPrefix(h.ready[3], "fast="), ",")
 	for _, name := range []string{"SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT", "SIGALRM", "SIGPIPE", "SIGRTMIN+1", "SIGRTMIN+30"} {
 		if !slices.Contains(fast, name) {
