@@ -40,12 +40,13 @@ var schema = []string{
 //
 // The writer's checkpoint is on the path of every write: it copies what the
 // background has not yet copied and fsyncs the WAL and the file, and no
-// batch runs meanwhile. At 4000 pages it came every quarter second under
-// load; at 16000, about once a second, and the store benchmarks (random
-// ids, 2 cores, BenchmarkCreateParallel and BenchmarkClaimOneTimeParallel,
+// batch runs meanwhile. Under the server benchmark the WAL peaked at about
+// 17 MB with either setting, past 4000 pages but far below 16000: at 4000
+// the writer checkpointed on its path, at 16000 the WAL started over after
+// background copies had caught up. The store benchmarks (random ids, 2
+// cores, BenchmarkCreateParallel and BenchmarkClaimOneTimeParallel,
 // interleaved rounds) ran creates at a median 34.3k/s against 27.2k/s and
-// one-time reads at 27.4k/s against 22.6k/s. A checkpoint also copies a
-// page once however many commits rewrote it, so rarer ones copy less.
+// one-time reads at 27.4k/s against 22.6k/s.
 const walAutoCheckpoint = 16000
 
 // writerCacheKiB is the writer's page cache (SQLite's default is 2000 KiB).
