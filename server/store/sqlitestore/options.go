@@ -46,6 +46,9 @@ type Options struct {
 	// readPatience, if set, replaces defaultReadPatience (see Get), so that
 	// tests can send reads down the fallback path.
 	readPatience time.Duration
+	// walRestartFrames, if set, replaces walRestartFrames, so that tests
+	// can see the WAL start over after a few writes.
+	walRestartFrames int
 }
 
 // withDefaults fills in defaults and validates the options.
@@ -67,6 +70,9 @@ func (o Options) withDefaults() (Options, error) {
 	o.SweepInterval, errs = orDefault("sweep interval", o.SweepInterval, time.Minute, errs)
 	if o.readPatience <= 0 {
 		o.readPatience = defaultReadPatience
+	}
+	if o.walRestartFrames <= 0 {
+		o.walRestartFrames = walRestartFrames
 	}
 	if err := checkPath(&o); err != nil {
 		errs = append(errs, err)

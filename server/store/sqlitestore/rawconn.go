@@ -17,8 +17,8 @@ import (
 // transaction, converting and copying every value) cost about as much again,
 // and the writer is the one goroutine every write waits for.
 type rawConn struct {
-	dc                              driver.Conn // the connection the statements belong to
-	create, claim, del, get, delRow driver.Stmt
+	dc                                    driver.Conn // the connection the statements belong to
+	create, claim, del, get, delRow, ckpt driver.Stmt
 }
 
 // withRawConn runs f on the writer database's one connection, taken from
@@ -62,7 +62,7 @@ func prepareRaw(ctx context.Context, dc driver.Conn) (*rawConn, error) {
 	specs := []struct {
 		dst   *driver.Stmt
 		query string
-	}{{&c.create, sqlCreate}, {&c.claim, sqlClaim}, {&c.del, sqlDelete}, {&c.get, sqlGetRow}, {&c.delRow, sqlDeleteRow}}
+	}{{&c.create, sqlCreate}, {&c.claim, sqlClaim}, {&c.del, sqlDelete}, {&c.get, sqlGetRow}, {&c.delRow, sqlDeleteRow}, {&c.ckpt, sqlCheckpoint}}
 	for i, p := range specs {
 		s, err := dc.(driver.ConnPrepareContext).PrepareContext(ctx, p.query)
 		if err != nil {
@@ -78,7 +78,7 @@ func prepareRaw(ctx context.Context, dc driver.Conn) (*rawConn, error) {
 
 // close finalizes the statements.
 func (c *rawConn) close() error {
-	return errors.Join(c.create.Close(), c.claim.Close(), c.del.Close(), c.get.Close(), c.delRow.Close())
+	return errors.Join(c.create.Close(), c.claim.Close(), c.del.Close(), c.get.Close(), c.delRow.Close(), c.ckpt.Close())
 }
 
 // begin starts an IMMEDIATE transaction (the DSN's _txlock).

@@ -29,25 +29,29 @@ var schema = []string{
 }
 
 // walAutoCheckpoint is the WAL size, in pages, past which the writer
-// checkpoints (PASSIVE) after its commit; SQLite's default is 1000. The
-// maintainer copies pages in the background (see copyWAL), so by then
-// little is left to copy; what the writer's own checkpoint adds is that it
-// runs between two of its transactions, with nothing appended meanwhile, so
-// the WAL can start over from its beginning at the next one (a background
-// checkpoint always has commits landing behind it). This bounds the WAL at
-// about this many pages (64 MiB): without it the WAL grew to 10-170 MB in
-// seconds.
+// checkpoints (PASSIVE) after its commit; SQLite's default is 1000. It is a
+// backstop: the maintainer hands the writer a checkpoint at walRestartFrames
+// (below), and this bounds the WAL at about 64 MiB if that does not happen
+// (without any writer checkpoint the WAL grew to 10-170 MB in seconds).
 //
-// The writer's checkpoint is on the path of every write: it copies what the
-// background has not yet copied and fsyncs the WAL and the file, and no
-// batch runs meanwhile. Under the server benchmark the WAL peaked at about
-// 17 MB with either setting, past 4000 pages but far below 16000: at 4000
-// the writer checkpointed on its path, at 16000 the WAL started over after
-// background copies had caught up. The store benchmarks (random ids, 2
-// cores, BenchmarkCreateParallel and BenchmarkClaimOneTimeParallel,
-// interleaved rounds) ran creates at a median 34.3k/s against 27.2k/s and
-// one-time reads at 27.4k/s against 22.6k/s.
+// A checkpoint in the writer is on the path of every write: no batch runs
+// meanwhile. At 4000 pages, with nothing prepared, the store benchmarks
+// (random ids, 2 cores, BenchmarkCreateParallel and
+// BenchmarkClaimOneTimeParallel, interleaved rounds) ran creates at a
+// median 27.2k/s and one-time reads at 22.6k/s, against 34.3k/s and 27.4k/s
+// at 16000. At 16000, under the server benchmark, the auto-checkpoints that
+// did run took 30-80 ms each (see
+// maintainer.afterCommits for why, and for what replaced them).
 const walAutoCheckpoint = 16000
+
+// walRestartFrames is the WAL length, in pages, past which the maintainer
+// has the writer checkpoint before its next batch so that the WAL starts
+// over (see maintainer.afterCommits): 16 MiB. The maintainer checks after
+// each background copy, so under the server benchmark (about 30k frames a
+// second) the WAL started over at 6000-12000 pages, and each of the
+// writer's checkpoints took 2-22 ms, where its auto-checkpoints had taken
+// 30-80 ms.
+const walRestartFrames = 4000
 
 // writerCacheKiB is the writer's page cache (SQLite's default is 2000 KiB).
 // Every create and every read touches a random leaf of the id index, which

@@ -85,7 +85,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{log: opts.Logger, readers: readers, reads: reads, writeDB: writeDB, w: w,
 		readPatience: opts.readPatience}
-	s.m = startMaintainer(writeDB, ckptDB, w.committed, opts)
+	s.m = startMaintainer(writeDB, ckptDB, w.committed, w.askCheckpoint, opts)
 	opts.Logger.Debug("sqlite store open", "path", opts.Path, "synchronous", opts.Synchronous,
 		"busy_timeout", opts.BusyTimeout)
 	return s, nil

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -322,4 +324,61 @@ func TestWriterConnectionReplaced(t *testing.T) {
 	if err := s.Delete(ctx, store.KindSecret, "after"); err != nil {
 		t.Fatalf("delete on the new connection: %v", err)
 	}
+}
+
+// TestWALStartsOverAtHandOff checks the maintainer's hand-off: once the WAL
+// is walRestartFrames long, the writer checkpoints between two batches and
+// the WAL starts over from its beginning, long before the writer's own
+// auto-checkpoint (walAutoCheckpoint pages) or the truncate (an hour here)
+// would. A WAL that starts over bumps the checkpoint sequence number in its
+// header.
+func TestWALStartsOverAtHandOff(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	s, err := Open(Options{Path: path, walRestartFrames: 32, CheckpointInterval: time.Hour})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := testCtx(t)
+	wal := path + "-wal"
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("handoff-%d", i)
+		if err := s.Create(ctx, store.KindSecret, id, store.Secret{Data: make([]byte, 1024), TTL: time.Hour}); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+		if seq := walCheckpointSeq(t, wal); seq > 0 && s.w.handOffs.Load() > 0 {
+			t.Logf("WAL started over (sequence %d) after %d creates and %d hand-offs", seq, i+1, s.w.handOffs.Load())
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d creates in a minute: %d hand-offs, WAL never started over", i+1, s.w.handOffs.Load())
+		}
+	}
+	// Everything written before and after is there.
+	for _, id := range []string{"handoff-0", "handoff-1"} {
+		if _, err := s.Get(ctx, store.KindSecret, id); err != nil {
+			t.Fatalf("get %s: %v", id, err)
+		}
+	}
+}
+
+// walCheckpointSeq reads the checkpoint sequence number of a WAL file's
+// header (bytes 12-15, big-endian), which SQLite increments each time the
+// WAL starts over; 0 while the file is shorter than the header.
+func walCheckpointSeq(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open WAL: %v", err)
+	}
+	defer f.Close()
+	var hdr [16]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0
+		}
+		t.Fatalf("read WAL header: %v", err)
+	}
+	return binary.BigEndian.Uint32(hdr[12:])
 }

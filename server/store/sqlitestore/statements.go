@@ -21,6 +21,8 @@ const (
 	// its rowid (the transaction holds the write lock meanwhile).
 	sqlGetRow    = `SELECT rowid, data, ttl_ns, one_time FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
 	sqlDeleteRow = `DELETE FROM secrets WHERE rowid = ?`
+	// The writer's checkpoint between two batches (see checkpointIfAsked).
+	sqlCheckpoint = `PRAGMA wal_checkpoint(PASSIVE)`
 )
 
 // The reads on the reader pool. Every one filters on expires_at, so an

@@ -78,6 +78,8 @@ type writer struct {
 	committed chan struct{} // signalled after each commit, for the maintainer
 	commits   atomic.Int64  // committed transactions, for the group-commit test
 	cuts      atomic.Int64  // batches cut, for the tests
+	ckptAsked atomic.Bool   // see askCheckpoint
+	handOffs  atomic.Int64  // checkpoints run when asked, for the tests
 }
 
 // startWriter prepares the write statements and starts the goroutine.
@@ -226,6 +228,7 @@ func (w *writer) runBatch(batch []*op) {
 	ctx := context.Background()
 	ran := false
 	err := w.withRawConn(func(c *rawConn) error {
+		w.checkpointIfAsked(ctx, c)
 		tx, err := c.begin(ctx)
 		if err != nil {
 			return err
@@ -277,6 +280,27 @@ func (w *writer) alone(ctx context.Context, c *rawConn, o *op) result {
 		return result{err: err}
 	}
 	return results[0]
+}
+
+// askCheckpoint has the writer checkpoint the WAL before its next batch
+// (see maintainer.afterCommits).
+func (w *writer) askCheckpoint() { w.ckptAsked.Store(true) }
+
+// checkpointIfAsked runs the checkpoint askCheckpoint asked for, between
+// two transactions, so that the next one can start the WAL over. It is
+// PASSIVE: it waits for no lock, and if another process's checkpoint or
+// reader is in the way the maintainer asks again later.
+func (w *writer) checkpointIfAsked(ctx context.Context, c *rawConn) {
+	if !w.ckptAsked.Swap(false) {
+		return
+	}
+	var row [3]driver.Value // busy, WAL frames, frames copied
+	if _, err := queryRow(ctx, c.ckpt, row[:]); err != nil {
+		w.log.Debug("checkpoint before batch failed", "error", classify("checkpoint WAL", err))
+		return
+	}
+	w.handOffs.Add(1)
+	w.log.Trace("WAL checkpointed before batch", "busy", row[0], "wal_frames", row[1], "checkpointed", row[2])
 }
 
 // take marks the ops of batch that were not abandoned as taken and returns
