@@ -118,7 +118,7 @@ func (m *maintainer) loop() {
 // WAL's length in frames and whether every frame in it is now copied.
 func (m *maintainer) copyWAL() (walFrames int, all bool) {
 	var busy, moved int
-	err := m.ckptDB.QueryRowContext(m.ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &walFrames, &moved)
+	err := m.ckptDB.QueryRowContext(m.ctx, sqlCheckpoint).Scan(&busy, &walFrames, &moved)
 	if err != nil {
 		if m.ctx.Err() == nil {
 			m.log.Warn("background WAL checkpoint failed", "error", classify("checkpoint WAL", err))

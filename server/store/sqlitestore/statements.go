@@ -21,7 +21,8 @@ const (
 	// its rowid (the transaction holds the write lock meanwhile).
 	sqlGetRow    = `SELECT rowid, data, ttl_ns, one_time FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
 	sqlDeleteRow = `DELETE FROM secrets WHERE rowid = ?`
-	// The writer's checkpoint between two batches (see checkpointIfAsked).
+	// A checkpoint that waits for no lock: the maintainer's background
+	// copies and the writer's checkpoint between two batches.
 	sqlCheckpoint = `PRAGMA wal_checkpoint(PASSIVE)`
 )
 
