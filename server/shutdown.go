@@ -25,8 +25,10 @@ const drainPoll = 20 * time.Millisecond
 func (s *server) shutdown(sig os.Signal, sigs <-chan os.Signal) int {
 	delay, drain := s.cfg.ShutdownDelay.D(), s.cfg.DrainTimeout.D()
 	s.log.Info("stopping", "signal", sig.String(), "shutdown_delay", delay, "drain_timeout", drain)
-	notify(s.log, daemon.SdNotifyStopping, "STATUS=draining")
+	// /ready turns 503 before STOPPING=1 goes out, so whoever reacts to
+	// the notification already sees the instance as not ready.
 	s.api.SetNotReady()
+	notify(s.log, daemon.SdNotifyStopping, "STATUS=draining")
 	if !s.waitDelay(delay, sigs) {
 		s.log.Warn("second signal during shutdown_delay: draining now")
 	}
