@@ -155,7 +155,7 @@ run() {
   secs=$(awk '/requests in/ {d = $4; sub(/,$/, "", d); if (d ~ /ms$/) d /= 1000; else if (d ~ /m$/) d *= 60; print d + 0}' <<<"$out")
   wrk_cpu=$(tail -n 1 <<<"$out" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); s += p[1] * 60 + p[2] } print s }')
   # The one-time GET's script reads and formats every id before the timed
-  # run (about 0.5 s of CPU for 137k ids): not part of any request's cost.
+  # run (0.6-0.9 s of CPU before a 5 s run): not part of any request's cost.
   [ -f "$work/init-cpu" ] && init_cpu=$(cat "$work/init-cpu")
   printf '%-16s %10s req/s   p50 %8s   p99 %8s   non-2xx %s %s\n' "$name" "$rps" "$p50" "$p99" "$non2xx" "$errs"
   local ok=$requests
