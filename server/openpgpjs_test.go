@@ -15,10 +15,11 @@ import (
 )
 
 // Yopass's web client encrypts with openpgp.js, in the browser. This test
-// runs testdata/openpgpjs/client.mjs with node against the real binary: the
-// client's request shapes, a CORS preflight for the file upload, text and
-// binary messages (with and without AEAD) written and decrypted by
-// openpgp.js, one-time reads, and the CORS origin on every answer.
+// runs testdata/openpgpjs/client.mjs with node against the real binary: a
+// CORS preflight for the file upload, then flows.mjs (the client's request
+// shapes, text and binary messages, with and without AEAD, written and
+// decrypted by openpgp.js, one-time reads), with the CORS origin checked on
+// every answer.
 func TestOpenPGPJSClient(t *testing.T) {
 	node, dir := requireOpenPGPJS(t)
 	const origin = "http://127.0.0.1:9"
@@ -59,7 +60,7 @@ func requireOpenPGPJS(t *testing.T) (node, dir string) {
 	return node, dir
 }
 
-// The same client in a real browser: headless Chromium loads
+// The same flows in a real browser: headless Chromium loads
 // testdata/openpgpjs/browser.html from one loopback origin and calls the
 // server on another, so CORS is enforced as it is for Yopass's web client,
 // preflight included. A server whose cors_origin names another origin must
