@@ -2,8 +2,9 @@
 # Drives the real vigil-server on loopback with wrk and prints req/s, p50 and
 # p99 for: GET /health (the baseline), POST /create/secret with a ~1 KiB
 # armored message, GET of existing one-time secrets, GET of a missing id;
-# and the CPU time per answered request of the server and of wrk (they share
-# the machine's cores, so both decide the rates).
+# the CPU time per answered request of the server and of wrk (they share
+# the machine's cores, so both decide the rates); and the machine's idle,
+# iowait and steal time over each run.
 #
 #   bench/server.sh [sqlite|redis]      (expects bin/vigil-server: make build)
 #
@@ -76,6 +77,10 @@ clk_tck=$(getconf CLK_TCK)
 server_pid=${pids[-1]}
 # server_ticks: the server's user+system CPU so far, in clock ticks.
 server_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+# machine_ticks: the whole machine's CPU time so far, in clock ticks, from
+# /proc/stat's first line: all of it, then idle, iowait and steal (time the
+# hypervisor gave this VM's vCPUs to someone else).
+machine_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5, $6, $9; exit }' /proc/stat; }
 
 payload=$(python3 -c 'import json,sys; print(json.dumps({"message": open(sys.argv[1]).read(), "expiration": 3600, "one_time": True}))' "$work/msg.asc")
 mkdir -p "$work/ids"
@@ -138,12 +143,14 @@ LUA
 # GET a second line with its 200s only.
 run() {
   local name=$1; shift
-  local out t0 t1
+  local out t0 t1 m0 m1
   rm -f "$work/init-cpu"
   t0=$(server_ticks)
+  m0=$(machine_ticks)
   # times, in the subshell, prints the CPU time of its children: wrk's.
   out=$( (wrk --latency -t"$threads" -c"$conns" -d"$duration" "$@"; times) )
   t1=$(server_ticks)
+  m1=$(machine_ticks)
   local rps p50 p99 errs non2xx requests wrk_cpu init_cpu=0
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -172,6 +179,13 @@ run() {
     printf "%-16s CPU per answered request: server %.1f us, wrk %.1f us, total %.1f us", name, s / hz / n * 1e6, w / n * 1e6, (s / hz + w) / n * 1e6
     if (i > 0) printf " (wrk script set-up before the run, %.2f s, left out)", i
     printf "\n" }'
+  # The machine's CPU over the run: idle time means the load left cores
+  # unused; steal means the VM did not get them (a noisy neighbour), and
+  # then every rate of the run is lower than the machine can do.
+  awk -v a="$m0" -v b="$m1" -v name="$name" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); t = y[1] - x[1]; if (t <= 0) t = 1
+    printf "%-16s machine CPU over the run: idle %.0f%%, iowait %.0f%%, steal %.0f%%\n", name,
+      100 * (y[2] - x[2]) / t, 100 * (y[3] - x[3]) / t, 100 * (y[4] - x[4]) / t }'
   echo "$rps" >"$work/rps.$name"
 }
 
