@@ -144,8 +144,16 @@ echo "zombies left: $z"; exit 1`
 		}
 	})
 	t.Run("descendants/term-then-kill", func(t *testing.T) {
+		// The child exits as soon as both are sleeping: vigil then signals
+		// them at once, so the first must already ignore SIGTERM. It does
+		// once its comm is "sleep" (the trap comes before the exec, and
+		// SIG_IGN survives exec); without this wait the SIGTERM could reach
+		// the subshell before its trap and kill both (seen in CI).
 		v, _ := start(t, []string{"-restart", "no", "-drain-timeout", "5s"},
-			`(trap "" TERM; exec sleep 1000) & (exec sleep 1000) & echo ready; exit 0`)
+			`(trap "" TERM; exec sleep 1000) & a=$!; (exec sleep 1000) & b=$!
+for p in $a $b; do n=0; until [ "$(cat /proc/$p/comm 2>/dev/null)" = sleep ]; do
+  n=$((n+1)); [ $n -lt 500 ] || { echo "$p never became sleep"; exit 1; }; sleep 0.01; done; done
+echo ready; exit 0`)
 		v.out.waitFor(t, "ready")
 		if code := v.wait(t); code != 0 {
 			t.Fatalf("exit %d; stderr:\n%s", code, v.stderr)
