@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/vigil-sh/vigil/server/store/sqlitestore/walbatch"
 )
 
 // The schema. expires_at is unix milliseconds (so a 1s TTL is not rounded
@@ -90,6 +92,7 @@ func dsn(o Options, role int) string {
 		// wait for each other under busy_timeout instead of one failing
 		// with SQLITE_BUSY_SNAPSHOT when it upgrades a read transaction.
 		q.Set("_txlock", "immediate")
+		q.Set("vfs", walbatch.Name)
 	case roleReader:
 		q.Add("_pragma", "query_only(ON)")
 	}
@@ -100,6 +103,9 @@ func dsn(o Options, role int) string {
 // openWriterDB opens the one writer connection of this process, switches
 // the file to WAL and creates the schema.
 func openWriterDB(o Options) (*sql.DB, error) {
+	if err := walbatch.Register(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", o.Path, err)
+	}
 	db, err := sql.Open("sqlite", dsn(o, roleWriter))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", o.Path, err)
