@@ -155,43 +155,24 @@ func (m *maintainer) afterCommits() {
 	}
 }
 
-// settle syncs the database file, then copies what the WAL gained meanwhile
-// and syncs the file again, in rounds, so that a checkpoint that follows
-// finds little to copy and little to sync.
+// settle syncs the database file, copies what the WAL gained meanwhile and
+// syncs the file again, so that a checkpoint that follows finds little to
+// copy and little to sync.
 //
 // SQLite syncs the database file only in a checkpoint that copies the WAL
 // to its very end; a background copy, with commits landing behind it,
 // never does. Until then every page the copies wrote stays dirty in the
 // OS, and the checkpoint that does catch up (the writer's, or the
 // truncate, both holding up writes) flushes them all.
-//
-// Each round copies and syncs what piled up during the round before, so the
-// rounds shrink; settle stops after a round shorter than settleQuiet (or
-// settleRounds of them). With a single round, under the one-time GET
-// benchmark, the writer's hand-off checkpoint that follows took 13-18 ms
-// (mean of ten, two runs), every write waiting meanwhile; with rounds,
-// 4-5 ms, and the GET's p99 fell from 14-18 ms to 9 ms.
 func (m *maintainer) settle() bool {
 	if m.dbFile == nil || !m.syncDB() {
 		return false
 	}
-	for range settleRounds {
-		start := time.Now()
-		if _, all := m.copyWAL(); !all || !m.syncDB() {
-			return false
-		}
-		if time.Since(start) < settleQuiet {
-			break
-		}
+	if _, all := m.copyWAL(); !all {
+		return false
 	}
-	return true
+	return m.syncDB()
 }
-
-// settleRounds and settleQuiet bound settle (see there).
-const (
-	settleRounds = 4
-	settleQuiet  = 2 * time.Millisecond
-)
 
 // syncDB flushes the database file's pages to the disk. It is never needed
 // for durability (a page is in the file only once its frame is durable in
