@@ -59,14 +59,16 @@ const (
 	// walHeaderSize and frameHeaderSize are fixed by the WAL file format.
 	walHeaderSize   = 32
 	frameHeaderSize = 24
-	// maxBuffer bounds the buffer: a transaction that writes more (a large
-	// file) is written in runs of this size.
-	maxBuffer = 4 << 20
 	// maxWrite is the most the unix VFS writes in one call: it masks the
 	// length with 0x1ffff (seekAndWriteFd), so a longer write would be cut
 	// short and reported as a full disk.
 	maxWrite = 0x1ffff
 )
+
+// maxBuffer bounds the buffer: a transaction that writes more (a large
+// file) is written in runs of about this size. A variable so that the tests
+// can make runs end at every other frame.
+var maxBuffer int64 = 4 << 20
 
 var (
 	registerOnce sync.Once
@@ -188,16 +190,12 @@ func (x *fileExt) baseMethods() *sqlite3.Tsqlite3_io_methods {
 	return (*sqlite3.Tsqlite3_io_methods)(cptr(x.base))
 }
 
-// flush writes the buffer with one write. After a failure the buffer is
-// dropped: what it held belongs to a transaction that now fails, and
-// SQLite writes those frames again if it retries.
+// flush writes the buffer, in writes of at most maxWrite. After a failure
+// the buffer is dropped: what it held belongs to a transaction that now
+// fails, and SQLite writes those frames again if it retries.
 func (x *fileExt) flush(tls *libc.TLS, pFile uintptr) int32 {
-	if x.bufLen == 0 {
-		return sqlite3.SQLITE_OK
-	}
 	n, off := x.bufLen, x.bufOff
 	x.bufLen = 0
-	x.commitPage = -1
 	for done := int64(0); done < n; {
 		c := min(n-done, maxWrite)
 		if rc := x.writeThrough(tls, pFile, x.buf+uintptr(done), int32(c), off+done); rc != sqlite3.SQLITE_OK {
@@ -218,9 +216,15 @@ func (x *fileExt) writeThrough(tls *libc.TLS, pFile, p uintptr, n int32, off int
 func xWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	x := ext(pFile)
 	n := int64(iAmt)
-	if iOfst < x.hwm || iOfst == 0 || n > maxWrite {
+	// The page of the commit frame whose header came last is the
+	// transaction's last write: SQLite publishes the commit after it. Decided
+	// before anything else, since the buffer may fill and be written out
+	// below, header and all.
+	commits := iOfst == x.commitPage
+	x.commitPage = -1
+	if iOfst < x.hwm || iOfst == 0 {
 		// A rewrite, or the WAL header of a new generation (offset 0, after
-		// a checkpoint let the WAL start over), or too big to buffer.
+		// a checkpoint let the WAL start over).
 		if rc := x.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
@@ -245,8 +249,7 @@ func xWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	x.bufLen += n
 	x.hwm = max(x.hwm, iOfst+n)
 	switch {
-	case iOfst == x.commitPage:
-		// The page of the commit frame: the transaction's last write.
+	case commits:
 		return x.flush(tls, pFile)
 	case n == frameHeaderSize && iOfst >= walHeaderSize && isCommitHeader(zBuf):
 		x.commitPage = iOfst + frameHeaderSize

@@ -164,10 +164,19 @@ func copyFile(t *testing.T, from, to string) {
 // buffer, checkpoints that let the WAL start over. After each commit another
 // connection (the plain VFS, its own file descriptors) must read exactly
 // what was committed; at intervals a copy of the files must recover it.
+//
+// The buffer-of-one-frame case shrinks the buffer so that it fills at every
+// other frame, the commit frame's among them: the commit must still be
+// written before SQLite publishes it.
 func TestEveryCommitIsInTheFile(t *testing.T) {
 	for _, sync := range []string{"NORMAL", "FULL"} {
 		t.Run("synchronous-"+strings.ToLower(sync), func(t *testing.T) { testEveryCommit(t, sync) })
 	}
+	t.Run("buffer-of-one-frame", func(t *testing.T) {
+		defer func(n int64) { maxBuffer = n }(maxBuffer)
+		maxBuffer = frameHeaderSize + 4096 + frameHeaderSize
+		testEveryCommit(t, "NORMAL")
+	})
 }
 
 func testEveryCommit(t *testing.T, sync string) {
