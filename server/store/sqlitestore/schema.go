@@ -72,8 +72,12 @@ const (
 )
 
 // dsn builds the connection string. The pragmas go in the DSN so that every
-// connection the pool ever opens gets them, busy_timeout first (the driver
-// applies it before the others).
+// connection the pool ever opens gets them. The driver (modernc.org/sqlite
+// v1.62) runs busy_timeout first and the other _pragma values in
+// alphabetical order, not in the order given, so none of these may depend
+// on another running first. A pragma that must (page_size has to come
+// before journal_mode(WAL) writes the file's first page, or it is silently
+// ignored) cannot go here.
 func dsn(o Options, role int) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
