@@ -273,7 +273,7 @@ func TestStoreFailureAnswers500(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("DROP TABLE secrets"); err != nil {
+	if _, err := db.Exec("DROP TABLE secrets_v2"); err != nil {
 		t.Fatal(err)
 	}
 	r := ts.get(t, "/secret/"+id)

@@ -42,6 +42,7 @@ const copyPace = 200 * time.Millisecond
 type maintainer struct {
 	db        *sql.DB // the writer's
 	ckptDB    *sql.DB // checkpoints only
+	ids       *idIndex
 	log       hclog.Logger
 	opts      Options
 	ctx       context.Context
@@ -58,10 +59,10 @@ type maintainer struct {
 	onExpired     func(int)
 }
 
-func startMaintainer(db, ckptDB *sql.DB, committed <-chan struct{}, handOff func(), opts Options) *maintainer {
+func startMaintainer(db, ckptDB *sql.DB, ids *idIndex, committed <-chan struct{}, handOff func(), opts Options) *maintainer {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &maintainer{
-		db: db, ckptDB: ckptDB, log: opts.Logger.Named("maintenance"), opts: opts,
+		db: db, ckptDB: ckptDB, ids: ids, log: opts.Logger.Named("maintenance"), opts: opts,
 		ctx: ctx, cancel: cancel, committed: committed, handOff: handOff, exited: make(chan struct{}),
 		onExpired: opts.OnExpired, restartFrames: opts.walRestartFrames,
 	}
@@ -200,9 +201,12 @@ func (m *maintainer) close() {
 	}
 }
 
-// sweep deletes expired rows and reports how many.
+// sweep deletes expired rows and reports how many, and drops the id
+// index's entries of expired secrets (whoever deleted their rows).
 func (m *maintainer) sweep() {
-	n, err := sweepExpired(m.ctx, m.db, nowMillis())
+	now := nowMillis()
+	n, err := sweepExpired(m.ctx, m.db, now)
+	m.ids.purge(now)
 	if err != nil && m.ctx.Err() == nil {
 		m.log.Warn("expiry sweep failed", "removed", n, "error", err)
 	}
@@ -224,8 +228,8 @@ func (m *maintainer) sweep() {
 func sweepExpired(ctx context.Context, db *sql.DB, now int64) (int, error) {
 	total := 0
 	for {
-		res, err := db.ExecContext(ctx, `DELETE FROM secrets WHERE rowid IN
-			(SELECT rowid FROM secrets WHERE expires_at <= ? LIMIT ?)`, now, sweepChunk)
+		res, err := db.ExecContext(ctx, `DELETE FROM secrets_v2 WHERE rid IN
+			(SELECT rid FROM secrets_v2 WHERE expires_at <= ? LIMIT ?)`, now, sweepChunk)
 		if err != nil {
 			return total, classify("delete expired secrets", err)
 		}

@@ -17,8 +17,10 @@ import (
 // transaction, converting and copying every value) cost about as much again,
 // and the writer is the one goroutine every write waits for.
 type rawConn struct {
-	dc                                    driver.Conn // the connection the statements belong to
-	create, claim, del, get, delRow, ckpt driver.Stmt
+	dc                                                     driver.Conn // the connection the statements belong to
+	insert, holder, claim, del, get, delRow, catchUp, ckpt driver.Stmt
+	// ids is the writer's view of the id index in the current transaction.
+	ids *idTx
 }
 
 // withRawConn runs f on the writer database's one connection, taken from
@@ -50,6 +52,7 @@ func (w *writer) withRawConn(f func(c *rawConn) error) error {
 			if err != nil {
 				return err
 			}
+			raw.ids = w.tx
 			w.raw = raw
 		}
 		return f(w.raw)
@@ -62,7 +65,8 @@ func prepareRaw(ctx context.Context, dc driver.Conn) (*rawConn, error) {
 	specs := []struct {
 		dst   *driver.Stmt
 		query string
-	}{{&c.create, sqlCreate}, {&c.claim, sqlClaim}, {&c.del, sqlDelete}, {&c.get, sqlGetRow}, {&c.delRow, sqlDeleteRow}, {&c.ckpt, sqlCheckpoint}}
+	}{{&c.insert, sqlInsert}, {&c.holder, sqlHolder}, {&c.claim, sqlClaim}, {&c.del, sqlDelete},
+		{&c.get, sqlGetRow}, {&c.delRow, sqlDeleteRow}, {&c.catchUp, sqlCatchUp}, {&c.ckpt, sqlCheckpoint}}
 	for i, p := range specs {
 		s, err := dc.(driver.ConnPrepareContext).PrepareContext(ctx, p.query)
 		if err != nil {
@@ -78,7 +82,8 @@ func prepareRaw(ctx context.Context, dc driver.Conn) (*rawConn, error) {
 
 // close finalizes the statements.
 func (c *rawConn) close() error {
-	return errors.Join(c.create.Close(), c.claim.Close(), c.del.Close(), c.get.Close(), c.delRow.Close(), c.ckpt.Close())
+	return errors.Join(c.insert.Close(), c.holder.Close(), c.claim.Close(), c.del.Close(), c.get.Close(),
+		c.delRow.Close(), c.catchUp.Close(), c.ckpt.Close())
 }
 
 // begin starts an IMMEDIATE transaction (the DSN's _txlock).
@@ -93,6 +98,15 @@ func execRaw(ctx context.Context, s driver.Stmt, args ...driver.Value) (int64, e
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// insertRaw runs s, an INSERT, and returns the new row's rowid.
+func insertRaw(ctx context.Context, s driver.Stmt, args ...driver.Value) (int64, error) {
+	res, err := s.(driver.StmtExecContext).ExecContext(ctx, named(args))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // queryRow runs s and stores the first row's columns in dest; false if

@@ -16,19 +16,38 @@ import (
 // The schema. expires_at is unix milliseconds (so a 1s TTL is not rounded
 // to a whole second); ttl_ns is the TTL as given, so Get returns the original
 // TTL. A rowid table, not WITHOUT ROWID, because rows hold blobs of up to
-// megabytes.
+// megabytes; the small columns come first, so reading them never reads a
+// large row's overflow pages.
+//
+// There is no index on (kind, id). The ids are random, and such an index
+// had every create and every one-time read dirty a random leaf of it: about
+// 4 KiB more WAL, and a page more for the maintainer to copy, per
+// operation. Each process finds rows through an in-memory map instead
+// (idIndex), which it loads at Open and keeps up to date. rid is
+// AUTOINCREMENT so that a rowid is never reused: a process learns what
+// others added by reading the rows above the highest rowid it has seen.
+// The expires_at index serves the sweep.
 var schema = []string{
-	`CREATE TABLE IF NOT EXISTS secrets (
+	`CREATE TABLE IF NOT EXISTS secrets_v2 (
+		rid        INTEGER PRIMARY KEY AUTOINCREMENT,
 		kind       INTEGER NOT NULL,
 		id         TEXT    NOT NULL,
-		data       BLOB    NOT NULL,
-		ttl_ns     INTEGER NOT NULL,
-		one_time   INTEGER NOT NULL,
 		expires_at INTEGER NOT NULL,
-		PRIMARY KEY (kind, id)
+		one_time   INTEGER NOT NULL,
+		ttl_ns     INTEGER NOT NULL,
+		data       BLOB    NOT NULL
 	)`,
-	`CREATE INDEX IF NOT EXISTS secrets_expires_at ON secrets (expires_at)`,
+	`CREATE INDEX IF NOT EXISTS secrets_v2_expires_at ON secrets_v2 (expires_at)`,
 }
+
+// The table of files made before the id index moved into memory, with its
+// (kind, id) primary key. initSchema moves its live rows into secrets_v2.
+const (
+	sqlV1Exists  = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'secrets'`
+	sqlV1Migrate = `INSERT INTO secrets_v2 (kind, id, expires_at, one_time, ttl_ns, data)
+		SELECT kind, id, expires_at, one_time, ttl_ns, data FROM secrets WHERE expires_at > ?1 ORDER BY rowid`
+	sqlV1Drop = `DROP TABLE secrets`
+)
 
 // walAutoCheckpoint is the WAL size, in pages, past which the writer
 // checkpoints (PASSIVE) after its commit; SQLite's default is 1000. It is a
@@ -118,9 +137,13 @@ func openWriterDB(o Options) (*sql.DB, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if err := initSchema(db); err != nil {
+	moved, err := initSchema(db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", o.Path, err)
+	}
+	if moved >= 0 {
+		o.Logger.Info("moved the live secrets of the old table into the new one", "path", o.Path, "secrets", moved)
 	}
 	return db, nil
 }
@@ -162,27 +185,47 @@ func openReaderDB(o Options) (*sql.DB, error) {
 
 // initSchema checks that the file is in WAL mode and creates the schema in
 // one IMMEDIATE transaction, so two processes opening a new file at once
-// take turns and both find the schema.
-func initSchema(db *sql.DB) error {
+// take turns and both find the schema. A file from before secrets_v2 has
+// its live secrets moved into it, and its old table dropped (secure_delete
+// zeroes its pages), in the same transaction; moved is how many, or -1 if
+// there was no old table.
+func initSchema(db *sql.DB) (moved int64, err error) {
 	ctx := context.Background()
 	var mode string
 	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		return classify("open database", err)
+		return 0, classify("open database", err)
 	}
 	// SQLite silently keeps the old mode when it cannot switch (WAL needs
 	// shared memory, so no NFS); running without WAL would break readers.
 	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal mode is %q, not WAL: is the file on a local disk?", mode)
+		return 0, fmt.Errorf("journal mode is %q, not WAL: is the file on a local disk?", mode)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return classify("create schema", err)
+		return 0, classify("create schema", err)
 	}
 	defer tx.Rollback()
 	for _, stmt := range schema {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return classify("create schema", err)
+			return 0, classify("create schema", err)
 		}
 	}
-	return classify("create schema", tx.Commit())
+	var v1 int
+	if err := tx.QueryRowContext(ctx, sqlV1Exists).Scan(&v1); err != nil {
+		return 0, classify("create schema", err)
+	}
+	moved = -1
+	if v1 > 0 {
+		res, err := tx.ExecContext(ctx, sqlV1Migrate, nowMillis())
+		if err != nil {
+			return 0, classify("move secrets to the new table", err)
+		}
+		if moved, err = res.RowsAffected(); err != nil {
+			return 0, classify("move secrets to the new table", err)
+		}
+		if _, err := tx.ExecContext(ctx, sqlV1Drop); err != nil {
+			return 0, classify("drop the old table", err)
+		}
+	}
+	return moved, classify("create schema", tx.Commit())
 }

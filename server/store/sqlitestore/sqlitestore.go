@@ -6,7 +6,8 @@
 // reads and writes of concurrent callers in one transaction (group commit);
 // a pool of read-only connections for Status, Ping and the reads the writer
 // cannot take at once (see Get); and a connection the maintenance goroutine
-// copies the WAL into the database file through.
+// copies the WAL into the database file through. The table has no index on
+// the id; each process finds rows through an in-memory map (idIndex).
 package sqlitestore
 
 import (
@@ -30,6 +31,7 @@ type Store struct {
 	readers *sql.DB
 	reads   *readStmts
 	writeDB *sql.DB
+	ids     *idIndex
 	w       *writer
 	m       *maintainer
 
@@ -75,7 +77,19 @@ func Open(opts Options) (*Store, error) {
 		writeDB.Close()
 		return nil, err
 	}
-	w, err := startWriter(writeDB, opts.Logger.Named("writer"), opts.testHookBatch)
+	// Load the id index on the reader pool, which takes no lock; the
+	// writer's first transaction adds what was committed meanwhile.
+	ids := newIDIndex()
+	start := time.Now()
+	loaded, err := ids.catchUpDB(context.Background(), reads.catchUp)
+	if err != nil {
+		ckptDB.Close()
+		reads.close()
+		readers.Close()
+		writeDB.Close()
+		return nil, classify("open "+opts.Path+": load the id index", err)
+	}
+	w, err := startWriter(writeDB, ids, opts.Logger.Named("writer"), opts.testHookBatch)
 	if err != nil {
 		ckptDB.Close()
 		reads.close()
@@ -83,11 +97,11 @@ func Open(opts Options) (*Store, error) {
 		writeDB.Close()
 		return nil, err
 	}
-	s := &Store{log: opts.Logger, readers: readers, reads: reads, writeDB: writeDB, w: w,
+	s := &Store{log: opts.Logger, readers: readers, reads: reads, writeDB: writeDB, ids: ids, w: w,
 		readPatience: opts.readPatience}
-	s.m = startMaintainer(writeDB, ckptDB, w.committed, w.askCheckpoint, opts)
+	s.m = startMaintainer(writeDB, ckptDB, ids, w.committed, w.askCheckpoint, opts)
 	opts.Logger.Debug("sqlite store open", "path", opts.Path, "synchronous", opts.Synchronous,
-		"busy_timeout", opts.BusyTimeout)
+		"busy_timeout", opts.BusyTimeout, "secrets", loaded, "index_load", time.Since(start))
 	return s, nil
 }
 
@@ -142,8 +156,13 @@ func (s *Store) Status(ctx context.Context, kind store.Kind, id string) (bool, e
 	if s.closed.Load() {
 		return false, store.ErrClosed
 	}
+	now := nowMillis()
+	r, err := s.lookup(ctx, kind, id, now)
+	if err != nil {
+		return false, s.readErr(ctx, "read status", err)
+	}
 	var oneTime bool
-	err := s.reads.status.QueryRowContext(ctx, int64(kind), id, nowMillis()).Scan(&oneTime)
+	err = s.reads.status.QueryRowContext(ctx, r.rid, int64(kind), id, now).Scan(&oneTime)
 	return oneTime, s.readErr(ctx, "read status", err)
 }
 
@@ -185,11 +204,35 @@ func (s *Store) read(ctx context.Context, kind store.Kind, id string) (store.Sec
 	if s.closed.Load() {
 		return store.Secret{}, store.ErrClosed
 	}
+	now := nowMillis()
+	r, err := s.lookup(ctx, kind, id, now)
+	if err != nil {
+		return store.Secret{}, s.readErr(ctx, "read secret", err)
+	}
 	var sec store.Secret
 	var ttl int64
-	err := s.reads.get.QueryRowContext(ctx, int64(kind), id, nowMillis()).Scan(&sec.Data, &ttl, &sec.OneTime)
+	err = s.reads.get.QueryRowContext(ctx, r.rid, int64(kind), id, now).Scan(&sec.Data, &ttl, &sec.OneTime)
 	sec.TTL = time.Duration(ttl)
 	return sec, s.readErr(ctx, "read secret", err)
+}
+
+// lookup finds the row of a live secret for a read on the reader pool. An
+// id the index does not know may be a secret another process created since
+// this one last looked: the index catches up first. sql.ErrNoRows if there
+// is none.
+func (s *Store) lookup(ctx context.Context, kind store.Kind, id string, now int64) (idRow, error) {
+	k := idKey{kind: kind, id: id}
+	r, ok := s.ids.get(k)
+	if !ok {
+		if _, err := s.ids.catchUpDB(ctx, s.reads.catchUp); err != nil {
+			return idRow{}, err
+		}
+		r, ok = s.ids.get(k)
+	}
+	if !ok || r.expires <= now {
+		return idRow{}, sql.ErrNoRows
+	}
+	return r, nil
 }
 
 // readErr turns a reader's error into the store's errors.

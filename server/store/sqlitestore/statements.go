@@ -2,55 +2,62 @@ package sqlitestore
 
 import "database/sql"
 
-// The writes, each one statement. Create replaces a row only when it has
-// expired, so a live id is never overwritten: 0 rows changed means it
-// exists. The claim deletes and returns in one statement; read-then-delete
-// in a transaction would fail with SQLITE_BUSY_SNAPSHOT across processes.
+// The writes, each one statement, on the writer's connection. The table
+// has no index on the id: the rowid comes from the in-memory idIndex, and
+// every statement that takes one also checks the row's kind and id, so a
+// stale entry can only make a secret "not found", never return another.
 const (
-	sqlCreate = `INSERT INTO secrets (kind, id, data, ttl_ns, one_time, expires_at)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-		ON CONFLICT (kind, id) DO UPDATE SET
-			data = excluded.data, ttl_ns = excluded.ttl_ns,
-			one_time = excluded.one_time, expires_at = excluded.expires_at
-		WHERE secrets.expires_at <= ?7`
-	sqlClaim = `DELETE FROM secrets
-		WHERE kind = ? AND id = ? AND expires_at > ? AND one_time
-		RETURNING data, ttl_ns`
-	sqlDelete = `DELETE FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
+	sqlInsert = `INSERT INTO secrets_v2 (kind, id, expires_at, one_time, ttl_ns, data)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6)`
+	// The expiry of the row that holds an id, before a create replaces an
+	// expired one.
+	sqlHolder = `SELECT expires_at FROM secrets_v2 WHERE rid = ?1 AND kind = ?2 AND id = ?3`
 	// Get in the writer's transaction: read, then delete a one-time row by
 	// its rowid (the transaction holds the write lock meanwhile).
-	sqlGetRow    = `SELECT rowid, data, ttl_ns, one_time FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
-	sqlDeleteRow = `DELETE FROM secrets WHERE rowid = ?`
+	sqlGetRow = `SELECT data, ttl_ns, one_time FROM secrets_v2
+		WHERE rid = ?1 AND kind = ?2 AND id = ?3 AND expires_at > ?4`
+	sqlDeleteRow = `DELETE FROM secrets_v2 WHERE rid = ?1`
+	// The claim after a read on the reader pool (see Store.Get): delete and
+	// return in one statement.
+	sqlClaim = `DELETE FROM secrets_v2
+		WHERE rid = ?1 AND kind = ?2 AND id = ?3 AND expires_at > ?4 AND one_time
+		RETURNING data, ttl_ns`
+	sqlDelete = `DELETE FROM secrets_v2 WHERE rid = ?1 AND kind = ?2 AND id = ?3 AND expires_at > ?4`
+	// The rows another process added since this one last looked (see
+	// idIndex); the columns come before data, so a large row's overflow
+	// pages are not read.
+	sqlCatchUp = `SELECT rid, kind, id, expires_at FROM secrets_v2 WHERE rid > ?1 ORDER BY rid`
 	// A checkpoint that waits for no lock: the maintainer's background
 	// copies and the writer's checkpoint between two batches.
 	sqlCheckpoint = `PRAGMA wal_checkpoint(PASSIVE)`
 )
 
-// The reads on the reader pool. Every one filters on expires_at, so an
-// expired row is never returned even before the sweep removes it. get leaves
-// out the data of a one-time secret: the claim returns it.
+// The reads on the reader pool, by a rowid from the index. Every one filters
+// on expires_at, so an expired row is never returned even before the sweep
+// removes it. get leaves out the data of a one-time secret: the claim
+// returns it.
 const (
 	sqlGet = `SELECT CASE WHEN one_time THEN NULL ELSE data END, ttl_ns, one_time
-		FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
-	sqlStatus = `SELECT one_time FROM secrets WHERE kind = ? AND id = ? AND expires_at > ?`
+		FROM secrets_v2 WHERE rid = ?1 AND kind = ?2 AND id = ?3 AND expires_at > ?4`
+	sqlStatus = `SELECT one_time FROM secrets_v2 WHERE rid = ?1 AND kind = ?2 AND id = ?3 AND expires_at > ?4`
 	sqlPing   = `SELECT 1`
 )
 
 // readStmts are prepared on the reader pool (on each connection as it is
 // first used); parsing the SQL would otherwise cost more than running it.
 type readStmts struct {
-	get, status, ping *sql.Stmt
+	get, status, ping, catchUp *sql.Stmt
 }
 
 func prepareReads(db *sql.DB) (*readStmts, error) {
 	var st readStmts
-	if err := prepareAll(db, []stmtSpec{{&st.get, sqlGet}, {&st.status, sqlStatus}, {&st.ping, sqlPing}}); err != nil {
+	if err := prepareAll(db, []stmtSpec{{&st.get, sqlGet}, {&st.status, sqlStatus}, {&st.ping, sqlPing}, {&st.catchUp, sqlCatchUp}}); err != nil {
 		return nil, classify("prepare read statements", err)
 	}
 	return &st, nil
 }
 
-func (st *readStmts) close() { closeAll(st.get, st.status, st.ping) }
+func (st *readStmts) close() { closeAll(st.get, st.status, st.ping, st.catchUp) }
 
 // stmtSpec is a statement to prepare and where to keep it.
 type stmtSpec struct {

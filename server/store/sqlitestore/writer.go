@@ -65,6 +65,8 @@ type result struct {
 type writer struct {
 	db   *sql.DB
 	raw  *rawConn // used only inside withRawConn
+	ids  *idIndex
+	tx   *idTx // the current transaction's changes to ids
 	log  hclog.Logger
 	hook func()
 
@@ -83,9 +85,9 @@ type writer struct {
 }
 
 // startWriter prepares the write statements and starts the goroutine.
-func startWriter(db *sql.DB, log hclog.Logger, hook func()) (*writer, error) {
+func startWriter(db *sql.DB, ids *idIndex, log hclog.Logger, hook func()) (*writer, error) {
 	w := &writer{
-		db: db, log: log, hook: hook,
+		db: db, log: log, hook: hook, ids: ids, tx: newIDTx(ids),
 		queue:    make(chan *op, queueSize),
 		stopping: make(chan struct{}),
 		exited:   make(chan struct{}),
@@ -229,7 +231,7 @@ func (w *writer) runBatch(batch []*op) {
 	ran := false
 	err := w.withRawConn(func(c *rawConn) error {
 		w.checkpointIfAsked(ctx, c)
-		tx, err := c.begin(ctx)
+		tx, err := w.begin(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -271,7 +273,7 @@ func (w *writer) runBatch(batch []*op) {
 
 // alone runs o in a transaction of its own.
 func (w *writer) alone(ctx context.Context, c *rawConn, o *op) result {
-	tx, err := c.begin(ctx)
+	tx, err := w.begin(ctx, c)
 	if err != nil {
 		return result{err: w.fail("begin write transaction", 1, err)}
 	}
@@ -280,6 +282,22 @@ func (w *writer) alone(ctx context.Context, c *rawConn, o *op) result {
 		return result{err: err}
 	}
 	return results[0]
+}
+
+// begin starts an IMMEDIATE transaction and brings the id index up to
+// date with what other processes committed: the transaction holds the
+// write lock, so inside it the index is complete.
+func (w *writer) begin(ctx context.Context, c *rawConn) (driver.Tx, error) {
+	w.tx.reset()
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.ids.catchUpRaw(ctx, c); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // askCheckpoint has the writer checkpoint the WAL before its next batch
@@ -343,6 +361,7 @@ func (w *writer) commit(ctx context.Context, c *rawConn, tx driver.Tx, ops []*op
 	if err := tx.Commit(); err != nil {
 		return nil, w.fail("commit", len(ops), err)
 	}
+	w.tx.apply()
 	w.commits.Add(1)
 	select {
 	case w.committed <- struct{}{}:
