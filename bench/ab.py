@@ -14,8 +14,11 @@ changes do; interleaved short slots put both builds in the same regime.
 
 It prints each round, then per build the median rates, ratios to /health and
 server CPU per answered request, and the new build's rates over the old
-build's, round by round, with their median. The message is a ~1 KiB armored
-OpenPGP message made with gpg, as bench/server.sh makes it.
+build's, round by round, with their median. With GET_ORDER=random in the
+environment the one-time secrets are read in a random order (the same for
+both builds) rather than roughly in the order they were created. The
+message is a ~1 KiB armored OpenPGP message made with gpg, as
+bench/server.sh makes it.
 """
 import json
 import os
@@ -42,13 +45,17 @@ GET_LUA = """local reqs, i, counter = {}, 0, 0
 function setup(thread) counter = counter + 1; thread:set("n", counter) end
 function init(args)
   local all = {}
-  for line in io.popen("cat %(dir)s*.txt"):lines() do all[#all + 1] = line end
+  for line in io.popen("cat %(dir)s*.txt%(order)s"):lines() do all[#all + 1] = line end
   for j = n, #all, 2 do reqs[#reqs + 1] = wrk.format("GET", "/secret/" .. all[j]) end
   reqs[#reqs + 1] = wrk.format("GET", "/secret/AAAAAAAAAAAAAAAAAAAAAA")
 end
 function request() if i < #reqs then i = i + 1 end; return reqs[i] end
 """
 KINDS = ("health", "create", "get")
+# GET_ORDER=random reads the one-time secrets in a random order (the same
+# for both builds); by default they are read roughly in the order they were
+# created, as bench/server.sh reads them.
+ORDER = {"": "", "created": "", "random": " | shuf --random-source=/dev/zero"}[os.environ.get("GET_ORDER", "")]
 
 
 def message(work):
@@ -99,7 +106,7 @@ class Server:
             args = ["-s", f"{work}/post.lua", self.base + "/create/secret"]
         else:
             script = f"{work}/get-{self.name}.lua"
-            open(script, "w").write(GET_LUA % {"dir": ids})
+            open(script, "w").write(GET_LUA % {"dir": ids, "order": ORDER})
             args = ["-s", script, self.base]
         t0 = cpu_ticks(self.proc.pid)
         out = wrk([f"-d{slot}"] + args)

@@ -195,3 +195,34 @@ func TestOpenMovesTheOldTable(t *testing.T) {
 		t.Fatalf("after reopening: %q %v", sec.Data, err)
 	}
 }
+
+// A new file gets pageSize; a file made with another size keeps it.
+func TestPageSize(t *testing.T) {
+	ctx := testCtx(t)
+	s := openTemp(t, Options{})
+	var size int
+	if err := s.readers.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil || size != pageSize {
+		t.Fatalf("new file: page size %d, %v; want %d", size, err, pageSize)
+	}
+
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	// SQLite's default page size, 4096 bytes.
+	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE t (x)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s2 := openAt(t, path)
+	if err := s2.readers.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil || size != 4096 {
+		t.Fatalf("existing file: page size %d, %v; want 4096 kept", size, err)
+	}
+	if err := s2.Create(ctx, store.KindSecret, "a", store.Secret{Data: []byte("x"), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := s2.Get(ctx, store.KindSecret, "a"); err != nil || string(sec.Data) != "x" {
+		t.Fatalf("on the 4 KiB file: %q %v", sec.Data, err)
+	}
+}

@@ -50,36 +50,56 @@ const (
 )
 
 // walAutoCheckpoint is the WAL size, in pages, past which the writer
-// checkpoints (PASSIVE) after its commit; SQLite's default is 1000. It is a
-// backstop: the maintainer hands the writer a checkpoint at walRestartFrames
-// (below), and this bounds the WAL at about 64 MiB if that does not happen
-// (without any writer checkpoint the WAL grew to 10-170 MB in seconds).
+// checkpoints (PASSIVE) after its commit; SQLite's default is 1000 pages. It
+// is a backstop: the maintainer hands the writer a checkpoint at
+// walRestartFrames (below), and this bounds the WAL at about 64 MiB if that
+// does not happen (without any writer checkpoint the WAL grew to 10-170 MB
+// in seconds).
 //
 // A checkpoint in the writer is on the path of every write: no batch runs
-// meanwhile. At 4000 pages, with nothing prepared, the store benchmarks
-// (random ids, 2 cores, BenchmarkCreateParallel and
+// meanwhile. With 4 KiB pages: at 4000 pages, with nothing prepared, the
+// store benchmarks (random ids, 2 cores, BenchmarkCreateParallel and
 // BenchmarkClaimOneTimeParallel, interleaved rounds) ran creates at a
 // median 27.2k/s and one-time reads at 22.6k/s, against 34.3k/s and 27.4k/s
 // at 16000. At 16000, under the server benchmark, the auto-checkpoints that
-// did run took 30-80 ms each (see
-// maintainer.afterCommits for why, and for what replaced them).
-const walAutoCheckpoint = 16000
+// did run took 30-80 ms each (see maintainer.afterCommits for why, and for
+// what replaced them).
+//
+// Both limits were tuned in bytes with 4 KiB pages and are kept in bytes:
+// a file made before pageSize was 8 KiB (it keeps 4 KiB pages) gets half
+// the WAL, which only makes its checkpoints come more often.
+const walAutoCheckpoint = 64 << 20 / pageSize
 
 // walRestartFrames is the WAL length, in pages, past which the maintainer
 // has the writer checkpoint before its next batch so that the WAL starts
 // over (see maintainer.afterCommits): 16 MiB. The maintainer checks after
-// each background copy, so under the server benchmark (about 30k frames a
-// second) the WAL started over at 6000-12000 pages, and each of the
-// writer's checkpoints took 2-22 ms, where its auto-checkpoints had taken
-// 30-80 ms.
-const walRestartFrames = 4000
+// each background copy, so under the server benchmark (4 KiB pages, about
+// 30k frames a second) the WAL started over at 6000-12000 pages, and each
+// of the writer's checkpoints took 2-22 ms, where its auto-checkpoints had
+// taken 30-80 ms.
+const walRestartFrames = 16 << 20 / pageSize
+
+// pageSize is the page size of a new file: 8 KiB, twice SQLite's default.
+// A leaf then holds seven ~1.1 KiB secrets instead of three, so the
+// deletes of one-time reads leave a leaf under a third full (which makes
+// SQLite rebalance it with its neighbours, reading and rewriting them) far
+// less often. Against 4 KiB, in interleaved runs of bench/ab.py on the
+// server: one-time GETs 1.08 and 1.11 times as fast (8 and 6 rounds;
+// server CPU per GET 55.1 against 60.8 us), and 1.08 with the GETs in
+// random order; creates 0.97, 1.00 and 1.01. Smaller pages were slower
+// (1 and 2 KiB), and so were 16 KiB; with the (kind, id) index this
+// table had before (see schema), 8 KiB made creates slower, since each
+// random leaf of it that a create dirtied was twice the size.
+const pageSize = 8192
 
 // writerCacheKiB is the writer's page cache (SQLite's default is 2000 KiB).
-// Every create and every read touches a random leaf of the id index, which
-// for a few hundred thousand secrets is a few MiB; with the default cache
-// those leaves were read back from the file (under the server benchmark,
-// 2-3 KB more read per one-time GET). SQLite allocates it as pages are
-// used. The file is not memory-mapped: that saved no measurable CPU here,
+// It was sized for the (kind, id) index the table had before (see schema):
+// every create and every read touched a random leaf of it, a few MiB for a
+// few hundred thousand secrets, and with the default cache those leaves
+// were read back from the file (under the server benchmark, 2-3 KB more
+// read per one-time GET). It now holds the table's interior pages and its
+// recent leaves; it has not been measured again since. SQLite allocates it
+// as pages are used. The file is not memory-mapped: that saved no measurable CPU here,
 // and an I/O error on a mapped page is a SIGBUS, not an error code.
 const writerCacheKiB = 16 << 10
 
@@ -94,9 +114,8 @@ const (
 // connection the pool ever opens gets them. The driver (modernc.org/sqlite
 // v1.62) runs busy_timeout first and the other _pragma values in
 // alphabetical order, not in the order given, so none of these may depend
-// on another running first. A pragma that must (page_size has to come
-// before journal_mode(WAL) writes the file's first page, or it is silently
-// ignored) cannot go here.
+// on another running first. Those that must run in order (page_size, then
+// journal_mode) are in initSchema.
 func dsn(o Options, role int) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
@@ -108,7 +127,6 @@ func dsn(o Options, role int) string {
 	q.Add("_pragma", "secure_delete(ON)")
 	switch role {
 	case roleWriter:
-		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpoint))
 		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))
 		// BEGIN IMMEDIATE takes the write lock up front, so two processes
@@ -191,8 +209,14 @@ func openReaderDB(o Options) (*sql.DB, error) {
 // there was no old table.
 func initSchema(db *sql.DB) (moved int64, err error) {
 	ctx := context.Background()
+	// A new file gets pageSize; an existing one keeps its own. It must come
+	// before journal_mode: switching to WAL writes the first page, which
+	// fixes the size.
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return 0, classify("open database", err)
+	}
 	var mode string
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
 		return 0, classify("open database", err)
 	}
 	// SQLite silently keeps the old mode when it cannot switch (WAL needs
