@@ -16,9 +16,10 @@ const sweepChunk = 500
 // copyPace is the least time between two background checkpoints. Waiting
 // lets commits pile up, so that one checkpoint copies a page rewritten by
 // many of them once, with one pair of fsyncs: at most 5 pairs a second.
-// With walAutoCheckpoint at 16000 4 KiB pages (64 MiB), 200 ms used slightly less CPU per
-// operation than 50 ms in the store benchmarks (median 30.7 against 32.2 us
-// per create, 38.1 against 38.5 per one-time read); 500 ms was slower. On
+// With walAutoCheckpoint at 16000 4 KiB pages (64 MiB), 200 ms used
+// slightly less CPU per operation than 50 ms in the store benchmarks
+// (median 30.7 against 32.2 us per create, 38.1 against 38.5 per one-time
+// read); 500 ms was slower. On
 // the server benchmark (two interleaved pairs of runs) 200 ms answered more
 // (creates 16.4k and 16.3k/s against 13.3k and 15.3k, one-time reads 13.2k
 // and 14.1k against 11.7k and 13.2k) but with a longer tail, as each copy
