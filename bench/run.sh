@@ -13,6 +13,11 @@ for extra in supervisor reload; do
   if [ -f "bench/$extra.sh" ]; then
     echo
     echo "== $extra"
+    # The supervisor benchmark measures vigil beside tini, in the same run.
+    if [ "$extra" = supervisor ] && [ ! -x "${TINI:-/usr/bin/tini}" ]; then
+      echo "SKIPPED: tini missing (apt-get install -y tini)"
+      continue
+    fi
     bash "bench/$extra.sh"
   fi
 done

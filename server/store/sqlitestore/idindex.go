@@ -165,8 +165,8 @@ func (x *idIndex) catchUpRaw(ctx context.Context, c *rawConn) error {
 	return nil
 }
 
-// catchUpDB reads the rows above the index's seen on db (the reader pool)
-// and merges them: at Open, and when a read on the pool misses the index.
+// catchUpDB reads the rows above the index's seen on the reader pool and
+// merges them, when a read there misses the index.
 func (x *idIndex) catchUpDB(ctx context.Context, stmt *sql.Stmt) (int, error) {
 	rows, err := stmt.QueryContext(ctx, x.caughtUpTo())
 	if err != nil {
@@ -187,6 +187,55 @@ func (x *idIndex) catchUpDB(ctx context.Context, stmt *sql.Stmt) (int, error) {
 	}
 	x.merge(got)
 	return len(got), nil
+}
+
+// load fills the empty index at Open, on db (the reader pool), in one read
+// transaction: the live secrets, read from the expiry index (it covers
+// their columns, so the table's pages are not read), and the highest
+// rowid. Expired rows are left out; a read treats them as gone, and a
+// create of the same id adds a new row, which the index then points at,
+// while the sweep deletes the old one. It returns how many it loaded.
+func (x *idIndex) load(ctx context.Context, db *sql.DB, now int64) (int, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var top, live int64
+	// The highest rowid first: it starts the read transaction's snapshot,
+	// and the queries below read the same one. The count sizes the map:
+	// growing it row by row took half of the load's time.
+	if err := tx.QueryRowContext(ctx, sqlMaxRid).Scan(&top); err != nil {
+		return 0, err
+	}
+	if err := tx.QueryRowContext(ctx, sqlCountLive, now).Scan(&live); err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, sqlLoad, now)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.rows) == 0 {
+		x.rows = make(map[idKey]idRow, live)
+	}
+	n := 0
+	for rows.Next() {
+		var rid, kind, expires int64
+		var id string
+		if err := rows.Scan(&rid, &kind, &id, &expires); err != nil {
+			return 0, err
+		}
+		x.rows[idKey{kind: store.Kind(kind), id: id}] = idRow{rid: rid, expires: expires}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	x.seen = max(x.seen, top)
+	return n, nil
 }
 
 // idTx is the writer's view of the index during one transaction: what its

@@ -116,6 +116,26 @@ func TestTwoStoresOneFile(t *testing.T) {
 	if sec, err := a.Get(ctx, store.KindSecret, "x"); err != nil || string(sec.Data) != "kept" {
 		t.Fatalf("a's read of b's new secret under a reused id: %q %v", sec.Data, err)
 	}
+	// a claims z, which b has looked up, and creates z again: b's entry
+	// points at the claimed row, and b's reader pool still finds the new one.
+	if err := a.Create(ctx, store.KindSecret, "z", once); err != nil {
+		t.Fatal(err)
+	}
+	if one, err := b.Status(ctx, store.KindSecret, "z"); err != nil || !one {
+		t.Fatalf("b's status of z: %v %v", one, err)
+	}
+	if _, err := a.Get(ctx, store.KindSecret, "z"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Create(ctx, store.KindSecret, "z", kept); err != nil {
+		t.Fatal(err)
+	}
+	if one, err := b.Status(ctx, store.KindSecret, "z"); err != nil || one {
+		t.Fatalf("b's status of z created again: %v %v, want found, not one-time", one, err)
+	}
+	if sec, err := b.read(ctx, store.KindSecret, "z"); err != nil || string(sec.Data) != "kept" {
+		t.Fatalf("b's read on the pool of z created again: %q %v", sec.Data, err)
+	}
 	// b deletes what a created; a's entry is stale, and a create replaces it.
 	if err := b.Delete(ctx, store.KindFile, "y"); err != nil {
 		t.Fatal(err)

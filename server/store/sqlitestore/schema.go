@@ -26,7 +26,6 @@ import (
 // (idIndex), which it loads at Open and keeps up to date. rid is
 // AUTOINCREMENT so that a rowid is never reused: a process learns what
 // others added by reading the rows above the highest rowid it has seen.
-// The expires_at index serves the sweep.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS secrets_v2 (
 		rid        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -37,7 +36,11 @@ var schema = []string{
 		ttl_ns     INTEGER NOT NULL,
 		data       BLOB    NOT NULL
 	)`,
-	`CREATE INDEX IF NOT EXISTS secrets_v2_expires_at ON secrets_v2 (expires_at)`,
+	// The sweep's index, which also covers the id map's load at Open: with
+	// kind and id in it, the load reads this index (about 40 bytes a
+	// secret) instead of every page of the table.
+	`DROP INDEX IF EXISTS secrets_v2_expires_at`, // expires_at alone, for a few builds
+	`CREATE INDEX IF NOT EXISTS secrets_v2_expiry ON secrets_v2 (expires_at, kind, id)`,
 }
 
 // The table of files made before the id index moved into memory, with its

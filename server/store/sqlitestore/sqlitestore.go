@@ -81,7 +81,7 @@ func Open(opts Options) (*Store, error) {
 	// writer's first transaction adds what was committed meanwhile.
 	ids := newIDIndex()
 	start := time.Now()
-	loaded, err := ids.catchUpDB(context.Background(), reads.catchUp)
+	loaded, err := ids.load(context.Background(), readers, nowMillis())
 	if err != nil {
 		ckptDB.Close()
 		reads.close()
@@ -156,13 +156,10 @@ func (s *Store) Status(ctx context.Context, kind store.Kind, id string) (bool, e
 	if s.closed.Load() {
 		return false, store.ErrClosed
 	}
-	now := nowMillis()
-	r, err := s.lookup(ctx, kind, id, now)
-	if err != nil {
-		return false, s.readErr(ctx, "read status", err)
-	}
 	var oneTime bool
-	err = s.reads.status.QueryRowContext(ctx, r.rid, int64(kind), id, now).Scan(&oneTime)
+	err := s.byID(ctx, kind, id, func(r idRow, now int64) error {
+		return s.reads.status.QueryRowContext(ctx, r.rid, int64(kind), id, now).Scan(&oneTime)
+	})
 	return oneTime, s.readErr(ctx, "read status", err)
 }
 
@@ -204,35 +201,38 @@ func (s *Store) read(ctx context.Context, kind store.Kind, id string) (store.Sec
 	if s.closed.Load() {
 		return store.Secret{}, store.ErrClosed
 	}
-	now := nowMillis()
-	r, err := s.lookup(ctx, kind, id, now)
-	if err != nil {
-		return store.Secret{}, s.readErr(ctx, "read secret", err)
-	}
 	var sec store.Secret
 	var ttl int64
-	err = s.reads.get.QueryRowContext(ctx, r.rid, int64(kind), id, now).Scan(&sec.Data, &ttl, &sec.OneTime)
+	err := s.byID(ctx, kind, id, func(r idRow, now int64) error {
+		return s.reads.get.QueryRowContext(ctx, r.rid, int64(kind), id, now).Scan(&sec.Data, &ttl, &sec.OneTime)
+	})
 	sec.TTL = time.Duration(ttl)
 	return sec, s.readErr(ctx, "read secret", err)
 }
 
-// lookup finds the row of a live secret for a read on the reader pool. An
-// id the index does not know may be a secret another process created since
-// this one last looked: the index catches up first. sql.ErrNoRows if there
-// is none.
-func (s *Store) lookup(ctx context.Context, kind store.Kind, id string, now int64) (idRow, error) {
+// byID runs query, a read on the reader pool, on the row the id index has
+// for (kind, id). query returns sql.ErrNoRows if that row is gone or
+// expired. The index may lag what other processes did since this one last
+// looked (created the secret, or deleted it and created it again under the
+// same id): if the id is missing, expired or gone, the index catches up
+// and query runs again if that found another row.
+func (s *Store) byID(ctx context.Context, kind store.Kind, id string, query func(r idRow, now int64) error) error {
+	now := nowMillis()
 	k := idKey{kind: kind, id: id}
 	r, ok := s.ids.get(k)
-	if !ok {
-		if _, err := s.ids.catchUpDB(ctx, s.reads.catchUp); err != nil {
-			return idRow{}, err
+	if ok && r.expires > now {
+		if err := query(r, now); !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
-		r, ok = s.ids.get(k)
 	}
-	if !ok || r.expires <= now {
-		return idRow{}, sql.ErrNoRows
+	if _, err := s.ids.catchUpDB(ctx, s.reads.catchUp); err != nil {
+		return err
 	}
-	return r, nil
+	r2, ok2 := s.ids.get(k)
+	if !ok2 || r2.expires <= now || (ok && r2 == r) {
+		return sql.ErrNoRows
+	}
+	return query(r2, now)
 }
 
 // readErr turns a reader's error into the store's errors.

@@ -27,6 +27,11 @@ const (
 	// idIndex); the columns come before data, so a large row's overflow
 	// pages are not read.
 	sqlCatchUp = `SELECT rid, kind, id, expires_at FROM secrets_v2 WHERE rid > ?1 ORDER BY rid`
+	// The id map's load at Open: the live secrets, from the expiry index
+	// (which covers these columns), and the highest rowid, in one snapshot.
+	sqlLoad      = `SELECT rid, kind, id, expires_at FROM secrets_v2 WHERE expires_at > ?1`
+	sqlMaxRid    = `SELECT coalesce(max(rid), 0) FROM secrets_v2`
+	sqlCountLive = `SELECT count(*) FROM secrets_v2 WHERE expires_at > ?1`
 	// A checkpoint that waits for no lock: the maintainer's background
 	// copies and the writer's checkpoint between two batches.
 	sqlCheckpoint = `PRAGMA wal_checkpoint(PASSIVE)`
