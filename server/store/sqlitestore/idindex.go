@@ -167,10 +167,10 @@ func (x *idIndex) catchUpRaw(ctx context.Context, c *rawConn) error {
 
 // catchUpDB reads the rows above the index's seen on the reader pool and
 // merges them, when a read there misses the index.
-func (x *idIndex) catchUpDB(ctx context.Context, stmt *sql.Stmt) (int, error) {
+func (x *idIndex) catchUpDB(ctx context.Context, stmt *sql.Stmt) error {
 	rows, err := stmt.QueryContext(ctx, x.caughtUpTo())
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer rows.Close()
 	var got []caughtRow
@@ -178,15 +178,15 @@ func (x *idIndex) catchUpDB(ctx context.Context, stmt *sql.Stmt) (int, error) {
 		var rid, kind, expires int64
 		var id string
 		if err := rows.Scan(&rid, &kind, &id, &expires); err != nil {
-			return 0, err
+			return err
 		}
 		got = append(got, caughtRow{key: idKey{kind: store.Kind(kind), id: id}, rid: rid, expires: expires})
 	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return err
 	}
 	x.merge(got)
-	return len(got), nil
+	return nil
 }
 
 // load fills the empty index at Open, on db (the reader pool), in one read

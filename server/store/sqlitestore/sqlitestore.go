@@ -225,7 +225,7 @@ func (s *Store) byID(ctx context.Context, kind store.Kind, id string, query func
 			return err
 		}
 	}
-	if _, err := s.ids.catchUpDB(ctx, s.reads.catchUp); err != nil {
+	if err := s.ids.catchUpDB(ctx, s.reads.catchUp); err != nil {
 		return err
 	}
 	r2, ok2 := s.ids.get(k)
